@@ -1,0 +1,317 @@
+/**
+ * Configuration: every environment variable the service reads, parsed once at start-up into a
+ * frozen, typed {@link Config}. Nothing else in the service reads `process.env` (except the
+ * OpenTelemetry SDK, which reads the standard `OTEL_*` variables itself).
+ *
+ * A bad value stops start-up with one {@link ConfigError} listing every problem. Secrets
+ * (`SUPABASE_KEY`, `METRICS_TOKEN`) are never echoed in errors, and {@link redactConfig} replaces
+ * them with `"***"` for the config endpoint and logs.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+export type DatabaseMode = 'sqlite' | 'supabase';
+export type SqliteExecutionMode = 'worker' | 'inline';
+
+export interface PoolConfig {
+  /** Connections opened at start-up and kept open. */
+  readonly minConnections: number;
+  readonly maxConnections: number;
+  /** Idle connections above the minimum are closed after this long (seconds). */
+  readonly maxIdleTimeSeconds: number;
+  /** How long a caller may wait for a connection before DB_POOL_TIMEOUT (seconds). */
+  readonly connectionTimeoutSeconds: number;
+  /** Health monitor interval (seconds; 0 turns it off). */
+  readonly healthCheckIntervalSeconds: number;
+  /** Callers allowed to wait for a connection; beyond it requests fail fast (DB_POOL_SATURATED). */
+  readonly maxWaitingRequests: number;
+  /** Connections older than this are recycled on release (seconds; 0 = never). */
+  readonly maxLifetimeSeconds: number;
+  /** A connection held longer than this is reported as a leak (seconds; 0 = off). */
+  readonly leakThresholdSeconds: number;
+  /** Collect pool and query metrics (Prometheus and JSON API). */
+  readonly enableMetrics: boolean;
+}
+
+export interface SqliteConfig {
+  /** Absolute path of the database file. */
+  readonly path: string;
+  /** `worker`: connections in worker threads (default); `inline`: on the main thread. */
+  readonly executionMode: SqliteExecutionMode;
+  /** How long a statement waits for a lock held by another process (milliseconds). */
+  readonly busyTimeoutMs: number;
+}
+
+export interface SupabaseConfig {
+  readonly url: string;
+  /** Secret. Never logged or returned. */
+  readonly key: string;
+  /** Timeout of one PostgREST request (milliseconds). */
+  readonly requestTimeoutMs: number;
+  /** Extra attempts for idempotent reads after a transient failure. */
+  readonly readRetries: number;
+}
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Largest accepted request body (bytes). */
+  readonly maxBodyBytes: number;
+  /** Largest `limit` a search may ask for. */
+  readonly maxPageSize: number;
+  /** Most items one batch request may carry. */
+  readonly maxBatchSize: number;
+  /** Bearer token protecting the metrics and admin endpoints (secret; null = open). */
+  readonly metricsToken: string | null;
+}
+
+export interface Config {
+  readonly databaseMode: DatabaseMode;
+  readonly pool: PoolConfig;
+  readonly sqlite: SqliteConfig;
+  /** Present only when `databaseMode` is `supabase`. */
+  readonly supabase: SupabaseConfig | null;
+  readonly http: HttpConfig;
+  /** How long a graceful stop may take before connections are force-closed (seconds). */
+  readonly shutdownGraceSeconds: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly serviceName: string;
+  /** OpenTelemetry tracing on (off when `OTEL_SDK_DISABLED=true`). */
+  readonly tracingEnabled: boolean;
+}
+
+/** Start-up refused because of bad configuration; `problems` lists each one. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Defaults that differ per backend (as in the original BooksWriter). */
+export const BACKEND_POOL_DEFAULTS: Readonly<Record<DatabaseMode, { min: number; max: number }>> = Object.freeze({
+  sqlite: { min: 3, max: 15 },
+  supabase: { min: 2, max: 8 },
+});
+
+/** Every variable the service reads, with its default (documented in the README's table). */
+export const ENV_VARIABLES = [
+  'DATABASE_MODE',
+  'SQLITE_DB_PATH',
+  'SQLITE_EXECUTION_MODE',
+  'SQLITE_BUSY_TIMEOUT_MS',
+  'SUPABASE_URL',
+  'SUPABASE_KEY',
+  'SUPABASE_REQUEST_TIMEOUT_MS',
+  'SUPABASE_READ_RETRIES',
+  'DB_POOL_MIN_CONNECTIONS',
+  'DB_POOL_MAX_CONNECTIONS',
+  'DB_POOL_MAX_IDLE_TIME',
+  'DB_POOL_CONNECTION_TIMEOUT',
+  'DB_POOL_HEALTH_CHECK_INTERVAL',
+  'DB_POOL_ENABLE_METRICS',
+  'DB_POOL_MAX_WAITING_REQUESTS',
+  'DB_POOL_MAX_LIFETIME',
+  'DB_POOL_LEAK_THRESHOLD',
+  'HOST',
+  'PORT',
+  'HTTP_MAX_BODY_BYTES',
+  'API_MAX_PAGE_SIZE',
+  'API_MAX_BATCH_SIZE',
+  'METRICS_TOKEN',
+  'SHUTDOWN_GRACE_PERIOD',
+  'LOG_LEVEL',
+  'OTEL_SERVICE_NAME',
+  'OTEL_SDK_DISABLED',
+] as const;
+
+type EnvName = (typeof ENV_VARIABLES)[number];
+export type Env = Readonly<Partial<Record<string, string | undefined>>>;
+
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['SUPABASE_KEY', 'METRICS_TOKEN']);
+
+/** Describes a value for an error message without echoing secrets. */
+function shown(name: string, raw: string): string {
+  return SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(raw);
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(v), 'must be true or false')
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(values, { error: () => `must be one of ${values.join(', ')}` }));
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+/** Parsers per variable; a missing or empty variable takes its default. */
+const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
+  DATABASE_MODE: oneOf(['sqlite', 'supabase']),
+  SQLITE_DB_PATH: nonEmpty,
+  SQLITE_EXECUTION_MODE: oneOf(['worker', 'inline']),
+  SQLITE_BUSY_TIMEOUT_MS: integer(0, 600_000),
+  SUPABASE_URL: httpUrl,
+  SUPABASE_KEY: nonEmpty,
+  SUPABASE_REQUEST_TIMEOUT_MS: integer(100, 600_000),
+  SUPABASE_READ_RETRIES: integer(0, 10),
+  DB_POOL_MIN_CONNECTIONS: integer(0, 1000),
+  DB_POOL_MAX_CONNECTIONS: integer(1, 1000),
+  DB_POOL_MAX_IDLE_TIME: decimal(0.1, 86_400),
+  DB_POOL_CONNECTION_TIMEOUT: decimal(0.01, 3600),
+  DB_POOL_HEALTH_CHECK_INTERVAL: decimal(0, 86_400),
+  DB_POOL_ENABLE_METRICS: boolean,
+  DB_POOL_MAX_WAITING_REQUESTS: integer(0, 1_000_000),
+  DB_POOL_MAX_LIFETIME: decimal(0, 7 * 86_400),
+  DB_POOL_LEAK_THRESHOLD: decimal(0, 86_400),
+  HOST: nonEmpty,
+  PORT: integer(0, 65_535),
+  HTTP_MAX_BODY_BYTES: integer(1024, 1024 * 1024 * 1024),
+  API_MAX_PAGE_SIZE: integer(1, 10_000),
+  API_MAX_BATCH_SIZE: integer(1, 100_000),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  SHUTDOWN_GRACE_PERIOD: decimal(0, 3600),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  OTEL_SERVICE_NAME: nonEmpty,
+  OTEL_SDK_DISABLED: boolean,
+};
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * Parses the environment into a frozen Config, or throws one ConfigError listing every problem.
+ * `cwd` resolves a relative SQLITE_DB_PATH.
+ */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const values: Partial<Record<EnvName, unknown>> = {};
+
+  for (const name of ENV_VARIABLES) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const parsed = PARSERS[name].safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name}=${shown(name, raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+
+  const get = <T>(name: EnvName, fallback: T): T => (name in values ? (values[name] as T) : fallback);
+
+  const databaseMode = get<DatabaseMode>('DATABASE_MODE', 'sqlite');
+  const defaults = BACKEND_POOL_DEFAULTS[databaseMode];
+  // An explicit maximum below the backend's default minimum lowers the minimum with it; only two
+  // explicit values that contradict each other are an error.
+  const explicitMax = get<number | undefined>('DB_POOL_MAX_CONNECTIONS', undefined);
+  const explicitMin = get<number | undefined>('DB_POOL_MIN_CONNECTIONS', undefined);
+  const minConnections = explicitMin ?? Math.min(defaults.min, explicitMax ?? defaults.min);
+  const maxConnections = explicitMax ?? Math.max(defaults.max, minConnections);
+  if (explicitMin !== undefined && explicitMax !== undefined && explicitMin > explicitMax) {
+    problems.push(
+      `DB_POOL_MIN_CONNECTIONS (${explicitMin}) must not exceed DB_POOL_MAX_CONNECTIONS (${explicitMax})`,
+    );
+  }
+
+  let supabase: SupabaseConfig | null = null;
+  if (databaseMode === 'supabase') {
+    const url = get<string | undefined>('SUPABASE_URL', undefined);
+    const key = get<string | undefined>('SUPABASE_KEY', undefined);
+    // A variable that is set but invalid has already been reported by its parser.
+    if (!env.SUPABASE_URL?.trim()) problems.push('SUPABASE_URL is required when DATABASE_MODE=supabase');
+    if (!env.SUPABASE_KEY?.trim()) problems.push('SUPABASE_KEY is required when DATABASE_MODE=supabase');
+    if (url !== undefined && key !== undefined) {
+      supabase = {
+        url,
+        key,
+        requestTimeoutMs: get('SUPABASE_REQUEST_TIMEOUT_MS', 10_000),
+        readRetries: get('SUPABASE_READ_RETRIES', 2),
+      };
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    databaseMode,
+    pool: {
+      minConnections,
+      maxConnections,
+      maxIdleTimeSeconds: get('DB_POOL_MAX_IDLE_TIME', 300),
+      connectionTimeoutSeconds: get('DB_POOL_CONNECTION_TIMEOUT', 30),
+      healthCheckIntervalSeconds: get('DB_POOL_HEALTH_CHECK_INTERVAL', 60),
+      maxWaitingRequests: get('DB_POOL_MAX_WAITING_REQUESTS', 1000),
+      maxLifetimeSeconds: get('DB_POOL_MAX_LIFETIME', 1800),
+      leakThresholdSeconds: get('DB_POOL_LEAK_THRESHOLD', 60),
+      enableMetrics: get('DB_POOL_ENABLE_METRICS', true),
+    },
+    sqlite: {
+      path: path.resolve(cwd, get('SQLITE_DB_PATH', path.join('data', 'bookswriter.db'))),
+      executionMode: get<SqliteExecutionMode>('SQLITE_EXECUTION_MODE', 'worker'),
+      busyTimeoutMs: get('SQLITE_BUSY_TIMEOUT_MS', 5000),
+    },
+    supabase,
+    http: {
+      host: get('HOST', '0.0.0.0'),
+      port: get('PORT', 3000),
+      maxBodyBytes: get('HTTP_MAX_BODY_BYTES', 5 * 1024 * 1024),
+      maxPageSize: get('API_MAX_PAGE_SIZE', 500),
+      maxBatchSize: get('API_MAX_BATCH_SIZE', 5000),
+      metricsToken: get<string | null>('METRICS_TOKEN', null),
+    },
+    shutdownGraceSeconds: get('SHUTDOWN_GRACE_PERIOD', 10),
+    logLevel: get<Config['logLevel']>('LOG_LEVEL', 'info'),
+    serviceName: get('OTEL_SERVICE_NAME', 'bookswriter-data'),
+    tracingEnabled: !get('OTEL_SDK_DISABLED', false),
+  };
+  return deepFreeze(config);
+}
+
+/** The config with secrets replaced by `"***"` (for the config endpoint and start-up log). */
+export function redactConfig(config: Config): unknown {
+  return deepFreeze({
+    ...config,
+    supabase: config.supabase ? { ...config.supabase, key: '***' } : null,
+    http: { ...config.http, metricsToken: config.http.metricsToken === null ? null : '***' },
+  });
+}

@@ -1,0 +1,39 @@
+import { AppError } from '../errors/index.js';
+import type { PoolSnapshot } from './types.js';
+
+/** No connection became free within the acquire timeout. Carries the pool's state at that moment. */
+export class PoolTimeoutError extends AppError {
+  readonly snapshot: PoolSnapshot;
+  constructor(snapshot: PoolSnapshot, waitedMs: number, cause?: unknown) {
+    super(
+      'DB_POOL_TIMEOUT',
+      `No ${snapshot.name} connection became free within ${Math.round(waitedMs)} ms ` +
+        `(used ${snapshot.used}/${snapshot.max}, waiting ${snapshot.pending}` +
+        (snapshot.lastCreateError ? `, last connect error: ${snapshot.lastCreateError}` : '') +
+        ').',
+      { cause, details: { pool: snapshot }, retryAfterSeconds: 1 },
+    );
+    this.snapshot = snapshot;
+  }
+}
+
+/** The wait queue is full: the acquire is refused at once instead of piling up. */
+export class PoolSaturatedError extends AppError {
+  readonly snapshot: PoolSnapshot;
+  constructor(snapshot: PoolSnapshot, maxWaiting: number) {
+    super(
+      'DB_POOL_SATURATED',
+      `The ${snapshot.name} pool is saturated: all ${snapshot.max} connections are busy and ` +
+        `${maxWaiting} callers are already waiting.`,
+      { details: { pool: snapshot }, retryAfterSeconds: 1 },
+    );
+    this.snapshot = snapshot;
+  }
+}
+
+/** The pool is stopping or stopped. */
+export class PoolClosedError extends AppError {
+  constructor(poolName: string) {
+    super('DB_POOL_CLOSED', `The ${poolName} pool is closed.`, { retryAfterSeconds: 5 });
+  }
+}
