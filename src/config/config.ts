@@ -40,6 +40,11 @@ export interface SqliteConfig {
   readonly executionMode: SqliteExecutionMode;
   /** How long a statement waits for a lock held by another process (milliseconds). */
   readonly busyTimeoutMs: number;
+  /**
+   * Create the file's directory at start-up. True only for the default path (`./data/`), so a
+   * fresh clone starts with no setup while a mistyped explicit SQLITE_DB_PATH fails loudly.
+   */
+  readonly createDirectory: boolean;
 }
 
 export interface SupabaseConfig {
@@ -289,6 +294,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       path: path.resolve(cwd, get('SQLITE_DB_PATH', path.join('data', 'bookswriter.db'))),
       executionMode: get<SqliteExecutionMode>('SQLITE_EXECUTION_MODE', 'worker'),
       busyTimeoutMs: get('SQLITE_BUSY_TIMEOUT_MS', 5000),
+      createDirectory: !('SQLITE_DB_PATH' in values),
     },
     supabase,
     http: {

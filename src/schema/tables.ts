@@ -23,6 +23,8 @@ export interface ColumnDefinition {
   readonly searchable?: boolean;
   /** Maximum length for text columns (characters). */
   readonly maxLength?: number;
+  /** The database default applied when the column is omitted on insert (mirrors the migrations). */
+  readonly default?: string | number | boolean;
 }
 
 /** A many-to-one link: `column` on this table references `table.id`. */
@@ -103,7 +105,7 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = Object.freez
       id,
       user_id: fk(false),
       title: shortText(false),
-      status: shortText(false, { maxLength: 32, searchable: false }),
+      status: shortText(false, { maxLength: 32, searchable: false, default: 'active' }),
       metadata: json,
       created_at: createdAt,
       updated_at: updatedAt,
@@ -146,7 +148,7 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = Object.freez
       title: shortText(false),
       summary: longText,
       genre: shortText(true, { maxLength: 100 }),
-      status: shortText(false, { maxLength: 32, searchable: false }),
+      status: shortText(false, { maxLength: 32, searchable: false, default: 'draft' }),
       word_count: { type: 'integer', nullable: false, filterable: true, sortable: true },
       is_published: { type: 'boolean', nullable: false, filterable: true, sortable: true },
       metadata: json,

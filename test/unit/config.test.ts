@@ -34,6 +34,7 @@ describe('config', () => {
         path: path.join(CWD, 'data', 'bookswriter.db'),
         executionMode: 'worker',
         busyTimeoutMs: 5000,
+        createDirectory: true,
       });
       expect(config.supabase).to.equal(null);
       expect(config.http).to.deep.equal({
@@ -109,6 +110,7 @@ describe('config', () => {
         path: path.join(CWD, 'db', 'books.sqlite'),
         executionMode: 'inline',
         busyTimeoutMs: 250,
+        createDirectory: false,
       });
       expect(config.pool).to.deep.equal({
         minConnections: 1,

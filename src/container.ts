@@ -1,0 +1,140 @@
+/**
+ * Composition root: builds every part of the service from the config into one plain, typed
+ * object (no string-keyed lookups), and owns the lifecycle:
+ *
+ *   created → starting → ready → stopping → stopped      (start failure: → failed)
+ *
+ * `start()` applies migrations, warms the pools and starts their health monitors; the service
+ * reports ready only after it resolves. `stop()` is ordered and idempotent: readiness goes 503
+ * first, then the pools drain within their grace period. Using the container after stop fails
+ * loudly (the pools throw PoolClosedError).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DatabaseAdapter } from './adapters/contract.js';
+import { SqliteAdapter } from './adapters/sqlite/index.js';
+import type { Config } from './config/index.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { ServiceMetrics } from './observability/metrics.js';
+import { createRepositories, type Repositories } from './repositories/index.js';
+
+export type LifecycleState = 'created' | 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
+
+export interface Container {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly adapter: DatabaseAdapter;
+  readonly repositories: Repositories;
+  /** Current lifecycle state. */
+  state(): LifecycleState;
+  /** True only between a successful start() and the beginning of stop(). */
+  isReady(): boolean;
+  /** Why the last start() failed (a person-readable message), or null. */
+  startError(): string | null;
+  start(): Promise<void>;
+  /** Marks the service not-ready at once (readiness 503) without stopping anything yet. */
+  beginShutdown(): void;
+  stop(): Promise<void>;
+}
+
+export interface ContainerOptions {
+  readonly logger?: Logger;
+  /** Overrides the adapter the config would build (tests use this to inject faults). */
+  readonly adapter?: (config: Config, metrics: ServiceMetrics) => DatabaseAdapter;
+}
+
+const seconds = (s: number): number => Math.round(s * 1000);
+
+/** Builds the adapter that the config asks for, wired to the metrics. */
+function createAdapter(config: Config, metrics: ServiceMetrics): DatabaseAdapter {
+  const pool = config.pool;
+  const poolOptions = {
+    acquireTimeoutMs: seconds(pool.connectionTimeoutSeconds),
+    maxWaitingClients: pool.maxWaitingRequests,
+    idleTimeoutMs: seconds(pool.maxIdleTimeSeconds),
+    maxLifetimeMs: seconds(pool.maxLifetimeSeconds),
+    leakThresholdMs: seconds(pool.leakThresholdSeconds),
+    healthCheckIntervalMs: seconds(pool.healthCheckIntervalSeconds),
+    shutdownGraceMs: seconds(config.shutdownGraceSeconds),
+    createTimeoutMs: seconds(Math.max(pool.connectionTimeoutSeconds, 5)),
+  };
+  if (config.databaseMode === 'supabase') {
+    throw new Error('DATABASE_MODE=supabase is not available yet in this build.');
+  }
+  return new SqliteAdapter({
+    path: config.sqlite.path,
+    mode: config.sqlite.executionMode,
+    readers: { min: pool.minConnections, max: pool.maxConnections },
+    pool: poolOptions,
+    busyTimeoutMs: config.sqlite.busyTimeoutMs,
+    instrumentation: metrics.instrumentation,
+    observer: metrics.poolObserver,
+  });
+}
+
+export function createContainer(config: Config, options: ContainerOptions = {}): Container {
+  const logger = options.logger ?? createLogger({ level: config.logLevel, serviceName: config.serviceName });
+  const dbSystem = config.databaseMode === 'supabase' ? 'postgresql' : 'sqlite';
+  const metrics = new ServiceMetrics({ enabled: config.pool.enableMetrics, dbSystem });
+  const adapter = (options.adapter ?? createAdapter)(config, metrics);
+  for (const pool of adapter.pools()) metrics.registerPool(pool);
+
+  let state: LifecycleState = 'created';
+  let lastStartError: string | null = null;
+  let starting: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+
+  async function doStart(): Promise<void> {
+    state = 'starting';
+    try {
+      if (config.databaseMode === 'sqlite' && config.sqlite.createDirectory) {
+        fs.mkdirSync(path.dirname(config.sqlite.path), { recursive: true });
+      }
+      await adapter.start();
+      lastStartError = null;
+      // A stop() that began while we were starting wins.
+      if (state === 'starting') state = 'ready';
+      logger.info({ pools: adapter.pools().map((p) => p.snapshot()) }, 'database pools warm; service ready');
+    } catch (err) {
+      lastStartError = err instanceof Error ? err.message : String(err);
+      if (state === 'starting') state = 'failed';
+      throw err;
+    }
+  }
+
+  const container: Container = {
+    config,
+    logger,
+    metrics,
+    adapter,
+    repositories: createRepositories(adapter),
+    state: () => state,
+    isReady: () => state === 'ready',
+    startError: () => lastStartError,
+    start() {
+      if (stopping) return Promise.reject(new Error('The container has been stopped; build a new one.'));
+      if (state === 'failed') starting = null; // allow a retry after a failed start
+      starting ??= doStart();
+      return starting;
+    },
+    beginShutdown() {
+      if (state !== 'stopped') state = 'stopping';
+    },
+    stop() {
+      stopping ??= (async () => {
+        state = 'stopping';
+        // Let an in-progress start settle first, so its pools are not half-built when we stop them.
+        await starting?.catch(() => undefined);
+        try {
+          await adapter.stop();
+        } finally {
+          state = 'stopped';
+          logger.info('database pools stopped');
+        }
+      })();
+      return stopping;
+    },
+  };
+  return Object.freeze(container);
+}

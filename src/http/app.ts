@@ -1,0 +1,56 @@
+/**
+ * The express application: middleware order matters and is kept here, in one place.
+ *
+ *   request id → shutdown guard → HTTP metrics → routes → 404 → error middleware
+ */
+import express, { type Express, type RequestHandler } from 'express';
+import type { Container } from '../container.js';
+import { AppError } from '../errors/index.js';
+import { apiRouter } from './api/router.js';
+import { errorHandler, notFoundHandler, sendError } from './errors.js';
+import { healthRouter } from './health.js';
+import { httpMetrics, requestId } from './request-context.js';
+
+/** While stopping, new requests get 503 SHUTTING_DOWN and the connection is closed. */
+function shutdownGuard(container: Container): RequestHandler {
+  return (req, res, next) => {
+    const state = container.state();
+    if ((state === 'stopping' || state === 'stopped') && req.path !== '/health/live') {
+      res.setHeader('Connection', 'close');
+      sendError(req, res, new AppError('SHUTTING_DOWN', 'The service is shutting down; retry on another instance.', {
+        retryAfterSeconds: 1,
+      }));
+      return;
+    }
+    next();
+  };
+}
+
+export function createApp(container: Container): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Repeated parameters become arrays and nothing is nested: the shape the validators expect.
+  app.set('query parser', 'simple');
+
+  app.use(requestId);
+  app.use(shutdownGuard(container));
+  app.use(httpMetrics(container.metrics));
+
+  app.use(healthRouter(container));
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      const registry = container.metrics.registry;
+      res.setHeader('Content-Type', registry.contentType);
+      res.send(await registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use('/api', apiRouter(container.repositories, container.config.http));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(container.logger));
+  return app;
+}

@@ -1,0 +1,73 @@
+/**
+ * Process entry only: parse the config, build the container, serve HTTP, and turn signals into
+ * an orderly shutdown. Everything else lives in the modules it wires together.
+ */
+import { ConfigError, loadConfig, redactConfig, type Config } from './config/index.js';
+import { createContainer } from './container.js';
+import { createApp } from './http/app.js';
+import { startHttpServer } from './http/server.js';
+
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG: a restart will not help until the configuration changes
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const container = createContainer(config);
+  const { logger } = container;
+  logger.info({ config: redactConfig(config) }, 'starting bookswriter-data');
+
+  const app = createApp(container);
+  const http = await startHttpServer(app, config.http.host, config.http.port);
+  logger.info({ host: config.http.host, port: http.port }, `listening on http://${config.http.host}:${http.port}`);
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      logger.flush();
+      process.exit(1);
+    }
+    shuttingDown = true;
+    const graceMs = config.shutdownGraceSeconds * 1000;
+    logger.info({ signal, in_flight: http.inFlight() }, 'shutting down: not ready, draining requests');
+    // Past the grace periods something is stuck; never hang forever.
+    const deadline = setTimeout(() => {
+      logger.error('shutdown exceeded twice the grace period; exiting');
+      logger.flush();
+      process.exit(1);
+    }, graceMs * 2 + 5000);
+    deadline.unref();
+
+    container.beginShutdown();
+    const { forcedRequests } = await http.close(graceMs);
+    if (forcedRequests > 0) logger.warn({ forced_requests: forcedRequests }, 'closed requests still running after the grace period');
+    await container.stop();
+    logger.info('stopped');
+    logger.flush();
+    process.exitCode = 0;
+  };
+  process.on('SIGTERM', (s) => void shutdown(s));
+  process.on('SIGINT', (s) => void shutdown(s));
+
+  try {
+    await container.start();
+  } catch (err) {
+    // Stay up: liveness answers, readiness says why, and a supervisor does not crash-loop us.
+    logger.error({ err: err instanceof Error ? { message: err.message, code: (err as { code?: unknown }).code } : err },
+      `database start-up failed: ${container.startError() ?? 'unknown error'}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
