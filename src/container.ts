@@ -13,8 +13,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseAdapter } from './adapters/contract.js';
 import { SqliteAdapter } from './adapters/sqlite/index.js';
-import type { Config } from './config/index.js';
+import { redactConfig, type Config } from './config/index.js';
+import {
+  databaseMetrics,
+  healthReport,
+  performanceSummary,
+  type DatabaseMetrics,
+  type HealthReport,
+  type PerformanceSummary,
+} from './observability/database-report.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { RuntimeStats } from './observability/runtime-stats.js';
 import { ServiceMetrics } from './observability/metrics.js';
 import { createRepositories, type Repositories } from './repositories/index.js';
 
@@ -26,6 +35,17 @@ export interface Container {
   readonly metrics: ServiceMetrics;
   readonly adapter: DatabaseAdapter;
   readonly repositories: Repositories;
+  /** Windowed HTTP and event-loop numbers for the JSON metrics API. */
+  readonly runtime: RuntimeStats;
+  /** Per-pool numbers since the last reset (the JSON API's `GET /metrics/database/pool`). */
+  getDatabaseMetrics(): DatabaseMetrics;
+  /** Resets the windowed numbers and returns what they were just before. */
+  resetDatabaseMetrics(): DatabaseMetrics;
+  /** Runs the test query and grades every pool. */
+  checkDatabaseHealth(): Promise<HealthReport>;
+  performanceSummary(): PerformanceSummary;
+  /** The effective configuration with secrets as `"***"`. */
+  redactedConfig(): unknown;
   /** Current lifecycle state. */
   state(): LifecycleState;
   /** True only between a successful start() and the beginning of stop(). */
@@ -80,6 +100,7 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
   const adapter = (options.adapter ?? createAdapter)(config, metrics);
   for (const pool of adapter.pools()) metrics.registerPool(pool);
 
+  const runtime = new RuntimeStats();
   let state: LifecycleState = 'created';
   let lastStartError: string | null = null;
   let starting: Promise<void> | null = null;
@@ -109,6 +130,17 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
     metrics,
     adapter,
     repositories: createRepositories(adapter),
+    runtime,
+    getDatabaseMetrics: () => databaseMetrics(adapter, config.databaseMode),
+    resetDatabaseMetrics() {
+      const before = databaseMetrics(adapter, config.databaseMode);
+      for (const pool of adapter.pools()) pool.resetWindow();
+      runtime.reset();
+      return before;
+    },
+    checkDatabaseHealth: () => healthReport(adapter),
+    performanceSummary: () => performanceSummary(adapter, runtime),
+    redactedConfig: () => redactConfig(config),
     state: () => state,
     isReady: () => state === 'ready',
     startError: () => lastStartError,
@@ -129,6 +161,7 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
         try {
           await adapter.stop();
         } finally {
+          runtime.stop();
           state = 'stopped';
           logger.info('database pools stopped');
         }

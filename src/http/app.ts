@@ -9,6 +9,7 @@ import { AppError } from '../errors/index.js';
 import { apiRouter } from './api/router.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { healthRouter } from './health.js';
+import { metricsApiRouter } from './metrics-api.js';
 import { httpMetrics, requestId } from './request-context.js';
 
 /** While stopping, new requests get 503 SHUTTING_DOWN and the connection is closed. */
@@ -35,7 +36,7 @@ export function createApp(container: Container): Express {
 
   app.use(requestId);
   app.use(shutdownGuard(container));
-  app.use(httpMetrics(container.metrics));
+  app.use(httpMetrics(container.metrics, container.runtime));
 
   app.use(healthRouter(container));
   app.get('/metrics', async (_req, res, next) => {
@@ -48,6 +49,7 @@ export function createApp(container: Container): Express {
     }
   });
 
+  app.use(metricsApiRouter(container));
   app.use('/api', apiRouter(container.repositories, container.config.http));
 
   app.use(notFoundHandler);

@@ -5,8 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { ServiceMetrics } from '../observability/metrics.js';
+import type { RuntimeStats } from '../observability/runtime-stats.js';
 
 const REQUEST_ID = Symbol('requestId');
+/** Methods recorded as themselves; any other becomes `_OTHER` (OTel convention) to bound the label. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 type WithRequestId = Request & { [REQUEST_ID]?: string };
@@ -36,14 +39,14 @@ export function routeTemplateOf(req: Request): string {
 }
 
 /** Records `http_server_request_duration_seconds` when the response finishes. */
-export function httpMetrics(metrics: ServiceMetrics): RequestHandler {
+export function httpMetrics(metrics: ServiceMetrics, runtime: RuntimeStats): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.once('finish', () => {
-      metrics.observeHttpRequest(
-        { method: req.method, route: routeTemplateOf(req), status: res.statusCode },
-        Number(process.hrtime.bigint() - start) / 1e9,
-      );
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const method = KNOWN_METHODS.has(req.method) ? req.method : '_OTHER';
+      metrics.observeHttpRequest({ method, route: routeTemplateOf(req), status: res.statusCode }, seconds);
+      runtime.recordRequest(res.statusCode, seconds * 1000);
     });
     next();
   };

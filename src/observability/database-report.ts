@@ -1,0 +1,257 @@
+/**
+ * The JSON metrics API's documents (design §8), computed from the pools' own stats — every
+ * number here is measured, none is a running total that could drift. Field names are those of
+ * the original BooksWriter API (snake_case).
+ */
+import type { AdapterHealth, DatabaseAdapter } from '../adapters/contract.js';
+import type { PoolStats } from '../pool/types.js';
+import type { EventLoopSummary, HttpWindowSummary, RuntimeStats } from './runtime-stats.js';
+
+export interface PoolReport {
+  readonly pool: string;
+  readonly db_system: string;
+  readonly total_connections: number;
+  readonly active_connections: number;
+  readonly idle_connections: number;
+  readonly pending_requests: number;
+  readonly creating_connections: number;
+  readonly min_connections: number;
+  readonly max_connections: number;
+  /** used / max, 0..1. */
+  readonly utilization: number;
+  /** Average connections in use over the window (Σ use time / window length). */
+  readonly average_active_connections: number;
+  readonly connections_created: number;
+  readonly connections_closed: number;
+  readonly connections_closed_by_reason: Readonly<Record<string, number>>;
+  readonly connection_create_failures: number;
+  readonly pool_hits: number;
+  readonly pool_misses: number;
+  /** hits / (hits + misses); null before the first acquire. */
+  readonly hit_rate: number | null;
+  readonly timeouts: number;
+  readonly rejected: number;
+  readonly leaks: number;
+  readonly healthy: boolean;
+  readonly health_check_failures: number;
+  readonly consecutive_health_check_failures: number;
+  readonly last_health_error: string | null;
+  readonly last_health_check: string | null;
+  /** Operations that got a connection (one per statement or batch). */
+  readonly query_count: number;
+  /** Average time to get a connection (ms). */
+  readonly avg_connection_time: number | null;
+  readonly wait_time_ms: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null; readonly max: number | null };
+  readonly use_time_ms: { readonly avg: number | null; readonly p95: number | null; readonly max: number | null };
+  readonly create_time_ms: { readonly avg: number | null; readonly max: number | null };
+  readonly last_reset: string;
+}
+
+export interface DatabaseMetrics {
+  readonly database_mode: string;
+  readonly collected_at: string;
+  readonly pools: readonly PoolReport[];
+}
+
+export function poolReport(stats: PoolStats): PoolReport {
+  const windowMs = Math.max(Date.now() - Date.parse(stats.lastReset), 1);
+  const busyMs = (stats.useTimeMs.avg ?? 0) * stats.useTimeMs.count;
+  return {
+    pool: stats.name,
+    db_system: stats.dbSystem,
+    total_connections: stats.total,
+    active_connections: stats.used,
+    idle_connections: stats.idle,
+    pending_requests: stats.pending,
+    creating_connections: stats.creating,
+    min_connections: stats.min,
+    max_connections: stats.max,
+    utilization: stats.max === 0 ? 0 : stats.used / stats.max,
+    average_active_connections: Math.round((busyMs / windowMs) * 1000) / 1000,
+    connections_created: stats.created,
+    connections_closed: stats.closed,
+    connections_closed_by_reason: stats.closedByReason,
+    connection_create_failures: stats.createFailures,
+    pool_hits: stats.hits,
+    pool_misses: stats.misses,
+    hit_rate: stats.hitRate,
+    timeouts: stats.timeouts,
+    rejected: stats.rejected,
+    leaks: stats.leaks,
+    healthy: stats.healthy,
+    health_check_failures: stats.healthCheckFailures,
+    consecutive_health_check_failures: stats.consecutiveHealthFailures,
+    last_health_error: stats.lastHealthError,
+    last_health_check: stats.lastHealthCheckAt,
+    query_count: stats.hits + stats.misses,
+    avg_connection_time: stats.waitTimeMs.avg,
+    wait_time_ms: {
+      p50: stats.waitTimeMs.p50,
+      p95: stats.waitTimeMs.p95,
+      p99: stats.waitTimeMs.p99,
+      max: stats.waitTimeMs.max,
+    },
+    use_time_ms: { avg: stats.useTimeMs.avg, p95: stats.useTimeMs.p95, max: stats.useTimeMs.max },
+    create_time_ms: { avg: stats.createTimeMs.avg, max: stats.createTimeMs.max },
+    last_reset: stats.lastReset,
+  };
+}
+
+export function databaseMetrics(adapter: DatabaseAdapter, databaseMode: string): DatabaseMetrics {
+  return {
+    database_mode: databaseMode,
+    collected_at: new Date().toISOString(),
+    pools: adapter.pools().map((pool) => poolReport(pool.stats())),
+  };
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+export interface HealthReport {
+  readonly status: HealthStatus;
+  readonly checked_at: string;
+  readonly test_query: AdapterHealth;
+  readonly pools: ReadonlyArray<{
+    readonly pool: string;
+    readonly healthy: boolean;
+    readonly consecutive_failures: number;
+    readonly last_error: string | null;
+    readonly last_check: string | null;
+    readonly utilization: number;
+    readonly pending_requests: number;
+    readonly issues: readonly string[];
+  }>;
+}
+
+/** Utilization at or above this is called degraded. */
+const SATURATION = 0.9;
+
+/**
+ * healthy: the test query passed and every pool is healthy with room to spare;
+ * degraded: the test query passed but a pool reports failed checks, waiters or ≥ 90 % use;
+ * unhealthy: the test query failed (the database cannot serve requests).
+ */
+export async function healthReport(adapter: DatabaseAdapter): Promise<HealthReport> {
+  const testQuery = await adapter.healthCheck();
+  const pools = adapter.pools().map((pool) => {
+    const s = pool.stats();
+    const utilization = s.max === 0 ? 0 : s.used / s.max;
+    const issues: string[] = [];
+    if (!s.healthy) issues.push(`last health check failed: ${s.lastHealthError ?? 'unknown error'}`);
+    if (s.pending > 0) issues.push(`${s.pending} callers waiting for a connection`);
+    if (utilization >= SATURATION) issues.push(`${Math.round(utilization * 100)} % of connections in use`);
+    return {
+      pool: s.name,
+      healthy: s.healthy,
+      consecutive_failures: s.consecutiveHealthFailures,
+      last_error: s.lastHealthError,
+      last_check: s.lastHealthCheckAt,
+      utilization,
+      pending_requests: s.pending,
+      issues,
+    };
+  });
+  const status: HealthStatus = !testQuery.healthy
+    ? 'unhealthy'
+    : pools.some((p) => p.issues.length > 0)
+      ? 'degraded'
+      : 'healthy';
+  return { status, checked_at: new Date().toISOString(), test_query: testQuery, pools };
+}
+
+export interface Recommendation {
+  readonly kind: 'low_hit_rate' | 'health_failures' | 'slow_acquires' | 'saturation' | 'oversized_pool' | 'n_plus_one';
+  readonly severity: 'info' | 'warning' | 'critical';
+  readonly pool?: string;
+  readonly message: string;
+}
+
+export interface PerformanceSummary {
+  readonly collected_at: string;
+  readonly window_start: string;
+  readonly pools: readonly PoolReport[];
+  readonly http: HttpWindowSummary;
+  readonly event_loop: EventLoopSummary;
+  readonly recommendations: readonly Recommendation[];
+}
+
+/** A suspected N+1 pattern reported by the request-scoped detector. */
+export interface NPlusOneSuspect {
+  readonly route: string;
+  readonly collection: string;
+  readonly count: number;
+}
+
+/** Minimum acquires before a hit rate means anything. */
+const MIN_SAMPLES = 20;
+
+export function recommendations(pools: readonly PoolReport[], suspects: readonly NPlusOneSuspect[] = []): Recommendation[] {
+  const out: Recommendation[] = [];
+  for (const p of pools) {
+    const acquires = p.pool_hits + p.pool_misses;
+    if (p.hit_rate !== null && acquires >= MIN_SAMPLES && p.hit_rate < 0.8) {
+      out.push({
+        kind: 'low_hit_rate',
+        severity: 'warning',
+        pool: p.pool,
+        message: `${p.pool}: only ${(p.hit_rate * 100).toFixed(1)} % of acquires reused an open connection; raise DB_POOL_MIN_CONNECTIONS or DB_POOL_MAX_IDLE_TIME so connections are not closed and reopened.`,
+      });
+    }
+    if (p.health_check_failures > 0 || !p.healthy) {
+      out.push({
+        kind: 'health_failures',
+        severity: p.healthy ? 'warning' : 'critical',
+        pool: p.pool,
+        message: `${p.pool}: ${p.health_check_failures} failed health checks since ${p.last_reset}${p.last_health_error ? ` (last: ${p.last_health_error})` : ''}; check the database's availability.`,
+      });
+    }
+    if (p.wait_time_ms.p95 !== null && p.wait_time_ms.p95 > 100) {
+      out.push({
+        kind: 'slow_acquires',
+        severity: 'warning',
+        pool: p.pool,
+        message: `${p.pool}: 95 % of acquires waited up to ${p.wait_time_ms.p95} ms for a connection; raise DB_POOL_MAX_CONNECTIONS or shorten the work done while holding one.`,
+      });
+    }
+    if (p.timeouts > 0 || p.rejected > 0 || p.utilization >= SATURATION || p.pending_requests > 0) {
+      out.push({
+        kind: 'saturation',
+        severity: p.timeouts > 0 || p.rejected > 0 ? 'critical' : 'warning',
+        pool: p.pool,
+        message: `${p.pool}: saturated (${p.timeouts} acquire timeouts, ${p.rejected} rejected, ${p.pending_requests} waiting, ${Math.round(p.utilization * 100)} % in use); raise DB_POOL_MAX_CONNECTIONS or reduce load.`,
+      });
+    }
+    if (p.max_connections > p.min_connections && acquires >= MIN_SAMPLES && p.average_active_connections < p.max_connections * 0.1 && p.max_connections >= 10) {
+      out.push({
+        kind: 'oversized_pool',
+        severity: 'info',
+        pool: p.pool,
+        message: `${p.pool}: on average ${p.average_active_connections} of ${p.max_connections} connections were in use; DB_POOL_MAX_CONNECTIONS could be lower.`,
+      });
+    }
+  }
+  for (const s of suspects) {
+    out.push({
+      kind: 'n_plus_one',
+      severity: 'warning',
+      message: `${s.route}: ${s.count} requests issued the same ${s.collection} query repeatedly (suspected N+1); load the related rows in one batched query.`,
+    });
+  }
+  return out;
+}
+
+export function performanceSummary(
+  adapter: DatabaseAdapter,
+  runtime: RuntimeStats,
+  suspects: readonly NPlusOneSuspect[] = [],
+): PerformanceSummary {
+  const pools = adapter.pools().map((pool) => poolReport(pool.stats()));
+  return {
+    collected_at: new Date().toISOString(),
+    window_start: runtime.since(),
+    pools,
+    http: runtime.http(),
+    event_loop: runtime.eventLoop(),
+    recommendations: recommendations(pools, suspects),
+  };
+}
