@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DatabaseAdapter } from './adapters/contract.js';
+import type { DatabaseAdapter, OperationInstrumentation } from './adapters/contract.js';
 import { SqliteAdapter } from './adapters/sqlite/index.js';
 import { redactConfig, type Config } from './config/index.js';
 import {
@@ -23,8 +23,10 @@ import {
   type PerformanceSummary,
 } from './observability/database-report.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { OperationObservability } from './observability/operations.js';
 import { RuntimeStats } from './observability/runtime-stats.js';
 import { ServiceMetrics } from './observability/metrics.js';
+import type { PoolObserver } from './pool/index.js';
 import { createRepositories, type Repositories } from './repositories/index.js';
 
 export type LifecycleState = 'created' | 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed';
@@ -33,6 +35,8 @@ export interface Container {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
+  /** Spans, query metrics and N+1 detection around every database operation. */
+  readonly operations: OperationObservability;
   readonly adapter: DatabaseAdapter;
   readonly repositories: Repositories;
   /** Windowed HTTP and event-loop numbers for the JSON metrics API. */
@@ -61,13 +65,19 @@ export interface Container {
 export interface ContainerOptions {
   readonly logger?: Logger;
   /** Overrides the adapter the config would build (tests use this to inject faults). */
-  readonly adapter?: (config: Config, metrics: ServiceMetrics) => DatabaseAdapter;
+  readonly adapter?: (config: Config, wiring: AdapterWiring) => DatabaseAdapter;
+}
+
+/** What an adapter is wired to: the pool observer and the operation instrumentation. */
+export interface AdapterWiring {
+  readonly observer: PoolObserver;
+  readonly instrumentation: OperationInstrumentation;
 }
 
 const seconds = (s: number): number => Math.round(s * 1000);
 
 /** Builds the adapter that the config asks for, wired to the metrics. */
-function createAdapter(config: Config, metrics: ServiceMetrics): DatabaseAdapter {
+function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAdapter {
   const pool = config.pool;
   const poolOptions = {
     acquireTimeoutMs: seconds(pool.connectionTimeoutSeconds),
@@ -88,8 +98,8 @@ function createAdapter(config: Config, metrics: ServiceMetrics): DatabaseAdapter
     readers: { min: pool.minConnections, max: pool.maxConnections },
     pool: poolOptions,
     busyTimeoutMs: config.sqlite.busyTimeoutMs,
-    instrumentation: metrics.instrumentation,
-    observer: metrics.poolObserver,
+    instrumentation: wiring.instrumentation,
+    observer: wiring.observer,
   });
 }
 
@@ -97,7 +107,16 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
   const logger = options.logger ?? createLogger({ level: config.logLevel, serviceName: config.serviceName });
   const dbSystem = config.databaseMode === 'supabase' ? 'postgresql' : 'sqlite';
   const metrics = new ServiceMetrics({ enabled: config.pool.enableMetrics, dbSystem });
-  const adapter = (options.adapter ?? createAdapter)(config, metrics);
+  const operations = new OperationObservability({
+    dbSystem,
+    metrics,
+    logger,
+    nPlusOneThreshold: config.nPlusOneThreshold,
+  });
+  const adapter = (options.adapter ?? createAdapter)(config, {
+    observer: metrics.poolObserver,
+    instrumentation: operations.instrumentation,
+  });
   for (const pool of adapter.pools()) metrics.registerPool(pool);
 
   const runtime = new RuntimeStats();
@@ -128,6 +147,7 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
     config,
     logger,
     metrics,
+    operations,
     adapter,
     repositories: createRepositories(adapter),
     runtime,
@@ -139,7 +159,7 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
       return before;
     },
     checkDatabaseHealth: () => healthReport(adapter),
-    performanceSummary: () => performanceSummary(adapter, runtime),
+    performanceSummary: () => performanceSummary(adapter, runtime, operations.nPlusOneSuspects()),
     redactedConfig: () => redactConfig(config),
     state: () => state,
     isReady: () => state === 'ready',

@@ -2,10 +2,13 @@
  * Process entry only: parse the config, build the container, serve HTTP, and turn signals into
  * an orderly shutdown. Everything else lives in the modules it wires together.
  */
+// Must stay the first import: instrumentations patch modules as they are first required.
+import './observability/tracing-bootstrap.js';
 import { ConfigError, loadConfig, redactConfig, type Config } from './config/index.js';
 import { createContainer } from './container.js';
 import { createApp } from './http/app.js';
 import { startHttpServer } from './http/server.js';
+import { stopTracing } from './observability/tracing.js';
 
 function loadConfigOrExit(): Config {
   try {
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     const { forcedRequests } = await http.close(graceMs);
     if (forcedRequests > 0) logger.warn({ forced_requests: forcedRequests }, 'closed requests still running after the grace period');
     await container.stop();
+    await stopTracing().catch((err: unknown) => logger.warn({ err }, 'flushing spans failed'));
     logger.info('stopped');
     logger.flush();
     process.exitCode = 0;

@@ -83,6 +83,8 @@ export interface Config {
   readonly serviceName: string;
   /** OpenTelemetry tracing on (off when `OTEL_SDK_DISABLED=true`). */
   readonly tracingEnabled: boolean;
+  /** Repetitions of one statement shape in one request beyond which N+1 is suspected. */
+  readonly nPlusOneThreshold: number;
 }
 
 /** Start-up refused because of bad configuration; `problems` lists each one. */
@@ -128,6 +130,7 @@ export const ENV_VARIABLES = [
   'METRICS_TOKEN',
   'SHUTDOWN_GRACE_PERIOD',
   'LOG_LEVEL',
+  'N_PLUS_ONE_THRESHOLD',
   'OTEL_SERVICE_NAME',
   'OTEL_SDK_DISABLED',
 ] as const;
@@ -214,6 +217,7 @@ const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters'),
   SHUTDOWN_GRACE_PERIOD: decimal(0, 3600),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  N_PLUS_ONE_THRESHOLD: integer(2, 100_000),
   OTEL_SERVICE_NAME: nonEmpty,
   OTEL_SDK_DISABLED: boolean,
 };
@@ -309,6 +313,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel: get<Config['logLevel']>('LOG_LEVEL', 'info'),
     serviceName: get('OTEL_SERVICE_NAME', 'bookswriter-data'),
     tracingEnabled: !get('OTEL_SDK_DISABLED', false),
+    nPlusOneThreshold: get('N_PLUS_ONE_THRESHOLD', 10),
   };
   return deepFreeze(config);
 }

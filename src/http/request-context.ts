@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
+import { trace } from '@opentelemetry/api';
 import type { ServiceMetrics } from '../observability/metrics.js';
+import { runInRequestScope } from '../observability/operations.js';
 import type { RuntimeStats } from '../observability/runtime-stats.js';
 
 const REQUEST_ID = Symbol('requestId');
@@ -42,12 +44,15 @@ export function routeTemplateOf(req: Request): string {
 export function httpMetrics(metrics: ServiceMetrics, runtime: RuntimeStats): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
+    // The server span of this request (auto-instrumentation), for the latency exemplar.
+    const span = trace.getActiveSpan();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const method = KNOWN_METHODS.has(req.method) ? req.method : '_OTHER';
-      metrics.observeHttpRequest({ method, route: routeTemplateOf(req), status: res.statusCode }, seconds);
+      metrics.observeHttpRequest({ method, route: routeTemplateOf(req), status: res.statusCode }, seconds, span);
       runtime.recordRequest(res.statusCode, seconds * 1000);
     });
-    next();
+    // Everything this request does runs in one N+1 detection scope.
+    runInRequestScope(() => routeTemplateOf(req), next);
   };
 }

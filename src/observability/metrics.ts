@@ -11,7 +11,8 @@
  * to Prometheus (dots → underscores, base units: seconds).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { OperationInfo, OperationInstrumentation } from '../adapters/contract.js';
+import type { Span } from '@opentelemetry/api';
+import type { OperationInfo } from '../adapters/contract.js';
 import type { AcquireOutcome, CloseReason, CreateOutcome, PoolObserver, PoolStats } from '../pool/types.js';
 
 /** What the metrics need from a pool: its identity and a stats snapshot. */
@@ -49,13 +50,20 @@ export interface HttpRequestLabels {
   readonly status: number;
 }
 
+/** Exemplar labels linking a sample to its trace; empty when the span is not sampled. */
+function exemplarOf(span: Span | undefined): Record<string, string> {
+  if (!span) return {};
+  const ctx = span.spanContext();
+  // Flag bit 0 = sampled; an unsampled trace id leads nowhere.
+  if ((ctx.traceFlags & 1) === 0) return {};
+  return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}
+
 export class ServiceMetrics {
   readonly registry: Registry;
   readonly enabled: boolean;
   /** Observer to hand to every pool; a no-op when metrics are disabled. */
   readonly poolObserver: PoolObserver;
-  /** Instrumentation to hand to every adapter (records query durations). */
-  readonly instrumentation: OperationInstrumentation;
 
   readonly #dbSystem: string;
   readonly #pools = new Map<string, ObservablePool>();
@@ -70,6 +78,7 @@ export class ServiceMetrics {
   readonly #useTime: Histogram<'pool' | 'db_system'>;
   readonly #createTime: Histogram<'pool' | 'db_system'>;
   readonly #operationDuration: Histogram<'operation' | 'collection' | 'outcome' | 'db_system'>;
+  readonly #nPlusOne: Counter<'http_route' | 'collection'>;
   readonly #httpDuration: Histogram<'http_request_method' | 'http_route' | 'http_response_status_code'>;
 
   constructor(options: ServiceMetricsOptions) {
@@ -136,6 +145,13 @@ export class ServiceMetrics {
       help: 'Duration of database operations (one statement or one batch transaction), pool wait included.',
       labelNames: ['operation', 'collection', 'outcome', 'db_system'],
       buckets: OPERATION_BUCKETS,
+      enableExemplars: true,
+      registers,
+    });
+    this.#nPlusOne = new Counter({
+      name: 'db_client_n_plus_one_suspected_total',
+      help: 'Requests in which one statement shape repeated past the N+1 threshold, by route template and table.',
+      labelNames: ['http_route', 'collection'],
       registers,
     });
     this.#httpDuration = new Histogram({
@@ -143,12 +159,12 @@ export class ServiceMetrics {
       help: 'Duration of HTTP requests by method, route template and status code.',
       labelNames: ['http_request_method', 'http_route', 'http_response_status_code'],
       buckets: HTTP_BUCKETS,
+      enableExemplars: true,
       registers,
     });
     this.#registerPoolGauges(registry);
 
     this.poolObserver = this.enabled ? this.#createPoolObserver() : {};
-    this.instrumentation = this.#createInstrumentation();
   }
 
   /**
@@ -160,16 +176,32 @@ export class ServiceMetrics {
     if (!this.#hitMiss.has(pool.name)) this.#hitMiss.set(pool.name, { hits: 0, misses: 0 });
   }
 
-  /** Records one finished HTTP request. */
-  observeHttpRequest(labels: HttpRequestLabels, durationSeconds: number): void {
-    this.#httpDuration.observe(
-      {
+  /** Records one finished HTTP request (with the trace id as exemplar when one is sampled). */
+  observeHttpRequest(labels: HttpRequestLabels, durationSeconds: number, span?: Span): void {
+    this.#httpDuration.observe({
+      labels: {
         http_request_method: labels.method,
         http_route: labels.route,
         http_response_status_code: String(labels.status),
       },
-      durationSeconds,
-    );
+      value: durationSeconds,
+      exemplarLabels: exemplarOf(span),
+    });
+  }
+
+  /** Records one database operation (no-op when metrics are disabled). */
+  observeOperation(info: OperationInfo, outcome: 'success' | 'error', durationSeconds: number, span?: Span): void {
+    if (!this.enabled) return;
+    this.#operationDuration.observe({
+      labels: { operation: info.operation, collection: info.collection, outcome, db_system: this.#dbSystem },
+      value: durationSeconds,
+      exemplarLabels: exemplarOf(span),
+    });
+  }
+
+  /** Counts one request with a suspected N+1 pattern. */
+  countNPlusOne(route: string, collection: string): void {
+    this.#nPlusOne.inc({ http_route: route, collection });
   }
 
   #labels(pool: string): { pool: string; db_system: string } {
@@ -202,34 +234,6 @@ export class ServiceMetrics {
       },
       onHealthCheck: (pool: string, healthy: boolean) => {
         this.#healthChecks.inc({ ...this.#labels(pool), result: healthy ? 'success' : 'failure' });
-      },
-    };
-  }
-
-  #createInstrumentation(): OperationInstrumentation {
-    if (!this.enabled) {
-      return { run: <T>(_info: OperationInfo, fn: () => Promise<T>) => fn() };
-    }
-    const histogram = this.#operationDuration;
-    return {
-      run: async <T>(info: OperationInfo, fn: () => Promise<T>): Promise<T> => {
-        const start = process.hrtime.bigint();
-        let outcome = 'error';
-        try {
-          const result = await fn();
-          outcome = 'success';
-          return result;
-        } finally {
-          histogram.observe(
-            {
-              operation: info.operation,
-              collection: info.collection,
-              outcome,
-              db_system: this.#dbSystem,
-            },
-            Number(process.hrtime.bigint() - start) / 1e9,
-          );
-        }
       },
     };
   }

@@ -49,6 +49,7 @@ describe('config', () => {
       expect(config.logLevel).to.equal('info');
       expect(config.serviceName).to.equal('bookswriter-data');
       expect(config.tracingEnabled).to.equal(true);
+      expect(config.nPlusOneThreshold).to.equal(10);
     });
 
     it('uses the Supabase pool bounds (2–8) in supabase mode', () => {
@@ -101,6 +102,7 @@ describe('config', () => {
           METRICS_TOKEN: 'a-long-enough-token',
           SHUTDOWN_GRACE_PERIOD: '2',
           LOG_LEVEL: 'warn',
+          N_PLUS_ONE_THRESHOLD: '4',
           OTEL_SERVICE_NAME: 'bw-test',
           OTEL_SDK_DISABLED: 'true',
         },
@@ -135,6 +137,7 @@ describe('config', () => {
       expect(config.logLevel).to.equal('warn');
       expect(config.serviceName).to.equal('bw-test');
       expect(config.tracingEnabled).to.equal(false);
+      expect(config.nPlusOneThreshold).to.equal(4);
     });
 
     it('returns a deeply frozen object', () => {
