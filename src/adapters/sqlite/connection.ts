@@ -1,0 +1,306 @@
+/**
+ * The connection interface the SQLite adapter and its pools use, and its two implementations:
+ * {@link WorkerConnection} (better-sqlite3 in a worker thread; the default) and
+ * {@link InlineConnection} (better-sqlite3 on the main thread; for comparison). The adapter code
+ * is the same for both; only the connection class differs.
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { DatabaseError } from '../../errors/index.js';
+import type { MigrationFile } from '../shared/migration-files.js';
+import { SqliteEngine } from './engine.js';
+import type { AppliedMigration } from './migrations.js';
+import {
+  SqliteWorkerError,
+  type EngineOptions,
+  type StatementMode,
+  type TransactionStep,
+  type WorkerHello,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './protocol.js';
+
+/** A row as SQLite returns it (JSON as text, booleans as 0/1). */
+export type RawRow = Record<string, unknown>;
+
+/** Where a connection runs its statements. */
+export type SqliteExecutionMode = 'worker' | 'inline';
+
+/**
+ * One SQLite connection. Methods reject with the driver's error (code `SQLITE_*`), rebuilt as a
+ * {@link SqliteWorkerError} in worker mode; the adapter maps them with mapSqliteError. A connection
+ * whose worker died rejects with DatabaseError `DB_UNAVAILABLE`.
+ */
+export interface SqliteConnection {
+  readonly role: 'reader' | 'writer';
+  readonly mode: SqliteExecutionMode;
+  /** True once the connection can no longer answer (worker exited or crashed, or closed). */
+  readonly isBroken: boolean;
+  all(sql: string, params?: readonly unknown[]): Promise<RawRow[]>;
+  get(sql: string, params?: readonly unknown[]): Promise<RawRow | undefined>;
+  /** Runs a statement without reading rows; resolves to the number of changed rows. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs the steps in one transaction (all or nothing); per step, the result of each execution. */
+  transaction(steps: readonly TransactionStep[]): Promise<unknown[][]>;
+  /** Applies pending migrations (writer only); `where` names the database in messages. */
+  migrate(files: readonly MigrationFile[], where: string): Promise<AppliedMigration[]>;
+  /** `SELECT 1` round trip. */
+  ping(): Promise<boolean>;
+  /** Closes cleanly (the writer checkpoints the WAL first). Idempotent; never rejects. */
+  close(): Promise<void>;
+  /** Ends the connection at once, abandoning in-flight work (force close at shutdown). */
+  terminate(): Promise<void>;
+}
+
+/** Opens a connection of the given mode. Rejects with the driver's error when the file cannot be opened. */
+export function openConnection(mode: SqliteExecutionMode, options: EngineOptions): Promise<SqliteConnection> {
+  return mode === 'worker' ? WorkerConnection.open(options) : InlineConnection.open(options);
+}
+
+function isRowArray(value: unknown): value is RawRow[] {
+  return Array.isArray(value);
+}
+
+function asRow(value: unknown): RawRow | undefined {
+  return value === undefined || value === null ? undefined : (value as RawRow);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The compiled worker script next to this file (dist/src/adapters/sqlite/worker.js). */
+const WORKER_FILE = path.join(__dirname, 'worker.js');
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+/** A SQLite connection owned by a worker thread; requests and responses are correlated by id. */
+export class WorkerConnection implements SqliteConnection {
+  readonly role: 'reader' | 'writer';
+  readonly mode = 'worker' as const;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  readonly #exited: Promise<void>;
+  #nextId = 0;
+  #ready = false;
+  #broken = false;
+  #closing: Promise<void> | null = null;
+  #onHello: Pending | null = null;
+
+  private constructor(worker: Worker, role: 'reader' | 'writer') {
+    this.#worker = worker;
+    this.role = role;
+    this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (message: WorkerHello | WorkerResponse) => this.#onMessage(message));
+    worker.on('error', (err: Error) => {
+      // An uncaught exception in the worker: it is exiting. Say so to everyone waiting.
+      this.#fail(
+        new DatabaseError('DB_UNAVAILABLE', `The SQLite ${this.role} worker thread crashed: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    });
+    worker.on('exit', (code: number) => {
+      this.#fail(
+        new DatabaseError(
+          'DB_UNAVAILABLE',
+          `The SQLite ${this.role} worker thread exited (code ${code})` +
+            (this.#closing === null ? ' unexpectedly; the pool replaces the connection.' : '.'),
+        ),
+      );
+    });
+  }
+
+  /** Spawns a worker, which opens the database; resolves once it is ready. */
+  static open(options: EngineOptions): Promise<WorkerConnection> {
+    const connection = new WorkerConnection(new Worker(WORKER_FILE, { workerData: options }), options.role);
+    return new Promise<WorkerConnection>((resolve, reject) => {
+      connection.#onHello = { resolve: () => resolve(connection), reject };
+    });
+  }
+
+  get isBroken(): boolean {
+    return this.#broken;
+  }
+
+  #onMessage(message: WorkerHello | WorkerResponse): void {
+    if (!this.#ready) {
+      const hello = message as WorkerHello;
+      const waiter = this.#onHello;
+      this.#onHello = null;
+      if (hello.ready) {
+        this.#ready = true;
+        waiter?.resolve(undefined);
+      } else {
+        this.#broken = true;
+        waiter?.reject(new SqliteWorkerError(hello.error));
+      }
+      return;
+    }
+    const response = message as WorkerResponse;
+    const pending = this.#pending.get(response.id);
+    if (pending === undefined) return;
+    this.#pending.delete(response.id);
+    if (response.ok) pending.resolve(response.result);
+    else pending.reject(new SqliteWorkerError(response.error));
+  }
+
+  #fail(error: DatabaseError): void {
+    this.#broken = true;
+    const waiter = this.#onHello;
+    this.#onHello = null;
+    waiter?.reject(error);
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(error);
+  }
+
+  #request(request: WorkerRequest): Promise<unknown> {
+    if (this.#broken) {
+      return Promise.reject(
+        new DatabaseError(
+          'DB_UNAVAILABLE',
+          `The SQLite ${this.role} connection is closed or its worker exited.`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.set(request.id, { resolve, reject });
+      this.#worker.postMessage(request);
+    });
+  }
+
+  #statement(mode: StatementMode, sql: string, params: readonly unknown[]): Promise<unknown> {
+    return this.#request({ id: ++this.#nextId, op: 'stmt', mode, sql, params });
+  }
+
+  async all(sql: string, params: readonly unknown[] = []): Promise<RawRow[]> {
+    const rows = await this.#statement('all', sql, params);
+    return isRowArray(rows) ? rows : [];
+  }
+
+  async get(sql: string, params: readonly unknown[] = []): Promise<RawRow | undefined> {
+    return asRow(await this.#statement('get', sql, params));
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return Number(await this.#statement('run', sql, params));
+  }
+
+  async transaction(steps: readonly TransactionStep[]): Promise<unknown[][]> {
+    return (await this.#request({ id: ++this.#nextId, op: 'tx', steps })) as unknown[][];
+  }
+
+  async migrate(files: readonly MigrationFile[], where: string): Promise<AppliedMigration[]> {
+    return (await this.#request({ id: ++this.#nextId, op: 'migrate', files, where })) as AppliedMigration[];
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.#request({ id: ++this.#nextId, op: 'ping' })) === true;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        if (!this.#broken) await this.#request({ id: ++this.#nextId, op: 'close' });
+      } catch {
+        // A failed clean close still ends in terminate() below; nothing else can be done here.
+      }
+      await this.#worker.terminate();
+      await this.#exited;
+    })();
+    return this.#closing;
+  }
+
+  async terminate(): Promise<void> {
+    this.#closing ??= Promise.resolve();
+    await this.#worker.terminate();
+    await this.#exited;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A SQLite connection on the main thread. Every call blocks the event loop for the whole
+ * statement; it exists to measure what the worker threads cost and save.
+ */
+export class InlineConnection implements SqliteConnection {
+  readonly role: 'reader' | 'writer';
+  readonly mode = 'inline' as const;
+  readonly #engine: SqliteEngine;
+  #closed = false;
+
+  private constructor(engine: SqliteEngine) {
+    this.#engine = engine;
+    this.role = engine.role;
+  }
+
+  static open(options: EngineOptions): Promise<InlineConnection> {
+    try {
+      return Promise.resolve(new InlineConnection(SqliteEngine.open(options)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  get isBroken(): boolean {
+    return this.#closed;
+  }
+
+  #call<T>(fn: (engine: SqliteEngine) => T): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new DatabaseError('DB_UNAVAILABLE', `The SQLite ${this.role} connection is closed.`),
+      );
+    }
+    try {
+      return Promise.resolve(fn(this.#engine));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async all(sql: string, params: readonly unknown[] = []): Promise<RawRow[]> {
+    const rows = await this.#call((e) => e.execute('all', sql, params));
+    return isRowArray(rows) ? rows : [];
+  }
+
+  async get(sql: string, params: readonly unknown[] = []): Promise<RawRow | undefined> {
+    return asRow(await this.#call((e) => e.execute('get', sql, params)));
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return Number(await this.#call((e) => e.execute('run', sql, params)));
+  }
+
+  transaction(steps: readonly TransactionStep[]): Promise<unknown[][]> {
+    return this.#call((e) => e.transaction(steps));
+  }
+
+  migrate(files: readonly MigrationFile[], where: string): Promise<AppliedMigration[]> {
+    return this.#call((e) => e.migrate(files, where));
+  }
+
+  ping(): Promise<boolean> {
+    return this.#call((e) => e.ping());
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#engine.close();
+      } catch {
+        // Closing must not throw (pool contract); the handle is released by the driver regardless.
+      }
+    }
+    return Promise.resolve();
+  }
+
+  terminate(): Promise<void> {
+    return this.close();
+  }
+}
