@@ -39,11 +39,11 @@ export function createApp(container: Container): Express {
   app.use(httpMetrics(container.metrics, container.runtime));
 
   app.use(healthRouter(container));
-  app.get('/metrics', async (_req, res, next) => {
+  app.get('/metrics', async (req, res, next) => {
     try {
-      const registry = container.metrics.registry;
-      res.setHeader('Content-Type', registry.contentType);
-      res.send(await registry.metrics());
+      const { contentType, body } = await container.metrics.render(req.get('accept'));
+      res.setHeader('Content-Type', contentType);
+      res.send(body);
     } catch (err) {
       next(err);
     }

@@ -37,6 +37,8 @@ export const requestId: RequestHandler = (req, res, next) => {
 export function routeTemplateOf(req: Request): string {
   const route = (req as Request & { route?: { path?: unknown } }).route;
   if (!route || typeof route.path !== 'string') return 'unmatched';
+  // A router's own root ('/') is the mount path itself: /api/plots, not /api/plots/.
+  if (route.path === '/' && req.baseUrl !== '') return req.baseUrl;
   return `${req.baseUrl}${route.path}` || '/';
 }
 

@@ -10,7 +10,15 @@
  * Names follow the OpenTelemetry database-client and HTTP-server semantic conventions, translated
  * to Prometheus (dots → underscores, base units: seconds).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type Metric,
+  type OpenMetricsContentType,
+} from 'prom-client';
 import type { Span } from '@opentelemetry/api';
 import type { OperationInfo } from '../adapters/contract.js';
 import type { AcquireOutcome, CloseReason, CreateOutcome, PoolObserver, PoolStats } from '../pool/types.js';
@@ -50,6 +58,38 @@ export interface HttpRequestLabels {
   readonly status: number;
 }
 
+/** The members of a registered metric this module reads (prom-client types them loosely). */
+interface RegisteredMetric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  get(): Promise<{ name: string; values: Array<Record<string, unknown>> } & Record<string, unknown>>;
+}
+
+/**
+ * A read-only view of an OpenMetrics-registry metric for a classic-format registry: the counter
+ * keeps its `_total` name (the OpenMetrics renderer strips it from `metric.name`) and exemplars
+ * are dropped (the classic format has none). prom-client's own formatter does the escaping.
+ */
+function classicView(metric: RegisteredMetric): Metric {
+  const view = {
+    get name(): string {
+      return classicName(metric);
+    },
+    help: metric.help,
+    type: metric.type,
+    async get() {
+      const data = await metric.get();
+      return { ...data, name: classicName(metric), values: data.values.map((v) => ({ ...v, exemplar: undefined })) };
+    },
+  };
+  return view as unknown as Metric;
+}
+
+function classicName(metric: RegisteredMetric): string {
+  return metric.type === 'counter' && !metric.name.endsWith('_total') ? `${metric.name}_total` : metric.name;
+}
+
 /** Exemplar labels linking a sample to its trace; empty when the span is not sampled. */
 function exemplarOf(span: Span | undefined): Record<string, string> {
   if (!span) return {};
@@ -60,7 +100,7 @@ function exemplarOf(span: Span | undefined): Record<string, string> {
 }
 
 export class ServiceMetrics {
-  readonly registry: Registry;
+  readonly registry: Registry<OpenMetricsContentType>;
   readonly enabled: boolean;
   /** Observer to hand to every pool; a no-op when metrics are disabled. */
   readonly poolObserver: PoolObserver;
@@ -84,7 +124,10 @@ export class ServiceMetrics {
   constructor(options: ServiceMetricsOptions) {
     this.enabled = options.enabled;
     this.#dbSystem = options.dbSystem;
-    const registry = new Registry();
+    // Exemplars exist only in OpenMetrics, so the registry is an OpenMetrics one; render() also
+    // serves the classic Prometheus text format (promtool, curl) from the same metrics.
+    const registry = new Registry<OpenMetricsContentType>();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
@@ -174,6 +217,30 @@ export class ServiceMetrics {
   registerPool(pool: ObservablePool): void {
     this.#pools.set(pool.name, pool);
     if (!this.#hitMiss.has(pool.name)) this.#hitMiss.set(pool.name, { hits: 0, misses: 0 });
+    if (!this.enabled) return;
+    // Every labelled series exists from the start at 0, so the first timeout or failure is a rate
+    // change that rate()/increase() and the alerts can see, not a brand-new series.
+    const labels = { pool: pool.name, db_system: pool.dbSystem };
+    for (const outcome of ACQUIRE_OUTCOMES) this.#acquires.inc({ ...labels, outcome }, 0);
+    for (const outcome of ['success', 'error']) this.#creates.inc({ ...labels, outcome }, 0);
+    for (const reason of CLOSE_REASONS) this.#closes.inc({ ...labels, reason }, 0);
+    for (const result of ['success', 'failure']) this.#healthChecks.inc({ ...labels, result }, 0);
+    this.#leaks.inc(labels, 0);
+  }
+
+  /**
+   * The exposition for one scrape: OpenMetrics (with exemplars) when the scraper asks for it in
+   * `Accept`, else the Prometheus text format 0.0.4.
+   */
+  async render(accept: string | undefined): Promise<{ contentType: string; body: string }> {
+    if (accept?.includes('application/openmetrics-text')) {
+      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    }
+    const text = new Registry();
+    for (const metric of this.registry.getMetricsAsArray()) {
+      text.registerMetric(classicView(metric as unknown as RegisteredMetric));
+    }
+    return { contentType: text.contentType, body: await text.metrics() };
   }
 
   /** Records one finished HTTP request (with the trace id as exemplar when one is sampled). */
@@ -239,7 +306,7 @@ export class ServiceMetrics {
   }
 
   /** Gauges whose values are read from the pools when Prometheus scrapes. */
-  #registerPoolGauges(registry: Registry): void {
+  #registerPoolGauges(registry: Registry<OpenMetricsContentType>): void {
     const registers = [registry];
     const pools = (): ObservablePool[] => (this.enabled ? [...this.#pools.values()] : []);
     const perPool = (
