@@ -43,8 +43,9 @@ export function normalizeTimestamp(value: unknown, label = 'timestamp'): string 
   let date: Date | null = null;
   if (value instanceof Date) date = value;
   else if (typeof value === 'string' && TIMESTAMP_PATTERN.test(value)) {
-    // `+HH` alone is not understood by every Date parser; spell out the minutes.
-    date = new Date(value.replace(/([+-]\d{2})$/, '$1:00'));
+    // `+HH` alone is not understood by every Date parser; spell out the minutes (only after a
+    // time part: a bare date also ends in `-DD`).
+    date = new Date(value.includes(':') ? value.replace(/([+-]\d{2})$/, '$1:00') : value);
   }
   if (date === null || Number.isNaN(date.getTime())) {
     throw new ValidationError(

@@ -158,11 +158,13 @@ export class SqliteAdapter implements DatabaseAdapter {
     return {
       create: async () => {
         try {
-          return await openConnection(this.#options.mode, {
+          const connection = await openConnection(this.#options.mode, {
             path: this.#path,
             role,
             busyTimeoutMs: this.#options.busyTimeoutMs,
           });
+          this.#createErrors.delete(role);
+          return connection;
         } catch (err) {
           const mapped = mapSqliteError(err, { path: this.#path });
           this.#createErrors.set(role, mapped);
@@ -191,8 +193,10 @@ export class SqliteAdapter implements DatabaseAdapter {
 
   /**
    * Checks the data directory, opens the writer (creating the file), applies the migrations, then
-   * opens and warms the readers (read-only, so they need the migrated file). Idempotent; after
-   * stop() it fails (create a new adapter).
+   * opens and warms the readers (read-only, so they need the migrated file). Idempotent while
+   * starting or started. After a failed start the adapter may be started again (the cause may be
+   * fixed meanwhile: a directory created, a disk remounted) or stopped to release what was opened;
+   * after stop() it fails with DB_POOL_CLOSED (create a new adapter).
    */
   start(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') {
@@ -200,40 +204,41 @@ export class SqliteAdapter implements DatabaseAdapter {
         new DatabaseError('DB_POOL_CLOSED', 'The SQLite adapter has been stopped; create a new one.'),
       );
     }
-    this.#starting ??= this.#start();
+    this.#starting ??= this.#start().catch((err: unknown) => {
+      if (this.#state === 'starting') this.#state = 'new';
+      this.#starting = null;
+      throw err;
+    });
     return this.#starting;
   }
 
   async #start(): Promise<void> {
     this.#state = 'starting';
-    try {
-      const dir = path.dirname(this.#path);
-      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-        throw new DatabaseError(
-          'DB_CANNOT_OPEN',
-          `Cannot open the SQLite database ${this.#path}: the directory ${dir} does not exist. Create it (or set SQLITE_DB_PATH to a file in an existing directory).`,
-          { details: { path: this.#path, directory: dir } },
-        );
-      }
-      const files = loadMigrationFiles(this.#options.migrationsDir ?? migrationsDir('sqlite'));
-      this.#writerStarted = true;
-      await this.#startPool(this.#writer, 'writer');
-      this.#applied = await this.#writer
-        .withConnection((c) => c.migrate(files, this.#path))
-        .catch((err: unknown) => {
-          throw mapSqliteError(err, { path: this.#path });
-        });
-      this.#readersStarted = true;
-      await this.#startPool(this.#readers, 'reader');
-      this.#state = 'started';
-    } catch (err) {
-      // Leave nothing open behind a failed start; the adapter cannot be started again.
-      await this.stop();
-      throw err;
+    const dir = path.dirname(this.#path);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new DatabaseError(
+        'DB_CANNOT_OPEN',
+        `Cannot open the SQLite database ${this.#path}: the directory ${dir} does not exist. ` +
+          'Create it (or set SQLITE_DB_PATH to a file in an existing directory).',
+        { details: { path: this.#path, directory: dir } },
+      );
     }
+    const files = loadMigrationFiles(this.#options.migrationsDir ?? migrationsDir('sqlite'));
+    this.#writerStarted = true;
+    await this.#startPool(this.#writer, 'writer');
+    this.#applied = await this.#writer
+      .withConnection((c) => c.migrate(files, this.#path))
+      .catch((err: unknown) => {
+        throw mapSqliteError(err, { path: this.#path });
+      });
+    this.#readersStarted = true;
+    await this.#startPool(this.#readers, 'reader');
+    // A stop() that began meanwhile wins.
+    if (this.#state === 'starting') this.#state = 'started';
   }
 
   async #startPool(pool: ObservedPool<SqliteConnection>, role: 'reader' | 'writer'): Promise<void> {
+    this.#createErrors.delete(role);
     try {
       await pool.start();
     } catch (err) {

@@ -106,8 +106,8 @@ export class WorkerConnection implements SqliteConnection {
       this.#fail(
         new DatabaseError(
           'DB_UNAVAILABLE',
-          `The SQLite ${this.role} worker thread exited (code ${code})` +
-            (this.#closing === null ? ' unexpectedly; the pool replaces the connection.' : '.'),
+          `The SQLite ${this.role} worker thread exited (code ${code}) before answering; ` +
+            'the connection is discarded and the pool opens a new one.',
         ),
       );
     });
@@ -215,7 +215,6 @@ export class WorkerConnection implements SqliteConnection {
   }
 
   async terminate(): Promise<void> {
-    this.#closing ??= Promise.resolve();
     await this.#worker.terminate();
     await this.#exited;
   }

@@ -102,7 +102,12 @@ export function mapSqliteError(err: unknown, context: SqliteErrorContext = {}): 
   const table = context.table?.name;
 
   if (code === ROW_NOT_FOUND) {
-    return new NotFoundError(`No ${tableLabel(context)} row with that id exists.`, withRow({ table }, err));
+    const notFound = new NotFoundError(
+      `No ${tableLabel(context)} row with that id exists.`,
+      withRow({ table }, err),
+    );
+    notFound.cause = err;
+    return notFound;
   }
   if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
     const columns = constrainedColumns(message);
