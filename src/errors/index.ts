@@ -12,11 +12,9 @@
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, meaning: 'The request does not match the documented shape.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The request body is not JSON.' },
-  UNAUTHORIZED: { status: 401, meaning: 'A valid bearer token is required.' },
   NOT_FOUND: { status: 404, meaning: 'No row (or route) with that identity exists.' },
   CONFLICT: { status: 409, meaning: 'The write violates a unique or foreign-key constraint.' },
   PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The request body or batch exceeds the configured limit.' },
-  RATE_LIMITED: { status: 429, meaning: 'Too many requests from this client; retry after the given delay.' },
   DB_POOL_TIMEOUT: { status: 503, meaning: 'No connection became free within the acquire timeout.' },
   DB_POOL_SATURATED: { status: 503, meaning: 'The pool wait queue is full; the request was shed.' },
   DB_POOL_CLOSED: { status: 503, meaning: 'The pool is stopping or stopped.' },
