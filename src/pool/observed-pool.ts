@@ -105,8 +105,6 @@ export class ObservedPool<C> {
   readonly #observer: PoolObserver;
   readonly #tarn: TarnHandle<C>;
   readonly #registry = new ConnectionRegistry<C>();
-  /** Acquires waiting inside tarn, so stop() can reject them at once. */
-  readonly #waiters = new Set<{ abort(): void }>();
   /** Idle connections the health monitor has checked out of tarn right now. */
   readonly #checkedOut = new Set<Resource<C>>();
   /** Connections stop() force-closed while still lent: their later release is expected and quiet. */
@@ -114,6 +112,8 @@ export class ObservedPool<C> {
   /** factory.destroy calls in flight (stop() waits for them, bounded). */
   readonly #destroys = new Set<Promise<void>>();
 
+  /** Acquirer stacks are captured only when leak detection is on (leakThresholdMs > 0). */
+  readonly #captureStacks: boolean;
   /** Acquirers that have not got a connection yet (waiting in tarn or being validated). */
   #pending = 0;
   /** factory.create calls in flight. */
@@ -152,6 +152,7 @@ export class ObservedPool<C> {
     this.#factory = this.#options.factory;
     this.#observer = observer;
     const o = this.#options;
+    this.#captureStacks = o.leakThresholdMs > 0;
     this.#tarn = new TarnPool<C>(
       {
         min: o.min,
@@ -208,9 +209,10 @@ export class ObservedPool<C> {
    */
   async withConnection<T>(fn: (conn: C) => Promise<T>): Promise<T> {
     // Captured first, while the caller's frames are still on the synchronous stack. V8 formats it
-    // only if `.stack` is read (leak report, forced close).
+    // only if `.stack` is read (leak report, forced close). Capturing is the largest part of this
+    // method's own cost, so it is skipped when leak detection is off.
     const acquirer: AcquirerStack = {};
-    Error.captureStackTrace(acquirer, ObservedPool.prototype.withConnection);
+    if (this.#captureStacks) Error.captureStackTrace(acquirer, ObservedPool.prototype.withConnection);
     const started = performance.now();
     if (this.#stopping) {
       this.#countAcquire('error', null);
@@ -224,16 +226,12 @@ export class ObservedPool<C> {
     }
 
     this.#pending++;
-    const operation = this.#tarn.acquire();
-    this.#waiters.add(operation);
     let connection: C;
     try {
-      connection = await operation.promise;
+      connection = await this.#tarn.acquire().promise;
     } catch (err) {
-      this.#waiters.delete(operation);
       throw this.#acquireFailed(err, started);
     }
-    this.#waiters.delete(operation);
     this.#pending--;
     const now = performance.now();
 
@@ -350,7 +348,9 @@ export class ObservedPool<C> {
    * Stops the pool; idempotent (every call returns the same promise). At once: new acquires and
    * current waiters fail with PoolClosedError, timers stop, idle connections close (reason
    * `shutdown`). Borrowed connections close (reason `shutdown`) as they come back; those still
-   * borrowed after `shutdownGraceMs` are force-closed and reported with their acquirers' stacks.
+   * borrowed after `shutdownGraceMs` are force-closed and reported with their acquirers' stacks
+   * (captured only when leak detection is on). Their callbacks are not interrupted; their later
+   * release is expected and ignored.
    * Resolves within `shutdownGraceMs + STOP_CLOSE_BUDGET_MS` even if `factory.destroy` hangs.
    */
   stop(): Promise<PoolStopReport> {
@@ -432,7 +432,14 @@ export class ObservedPool<C> {
     const now = performance.now();
     const useMs = now - record.acquiredAt;
     this.#window.use.record(useMs);
-    this.#emit('onRelease', useMs / 1000);
+    const observer = this.#observer;
+    if (observer.onRelease !== undefined) {
+      try {
+        observer.onRelease(this.name, useMs / 1000);
+      } catch {
+        // Swallowed on purpose (see PoolObserver).
+      }
+    }
 
     if (this.#stopping) {
       this.#discard(connection, 'shutdown');
@@ -480,7 +487,15 @@ export class ObservedPool<C> {
       return;
     }
     w.wait.record(waitMs);
-    this.#emit('onAcquire', outcome, waitMs / 1000);
+    // Called directly rather than through #emit: this runs on every acquire.
+    const observer = this.#observer;
+    if (observer.onAcquire !== undefined) {
+      try {
+        observer.onAcquire(this.name, outcome, waitMs / 1000);
+      } catch {
+        // Swallowed on purpose (see PoolObserver).
+      }
+    }
   }
 
   // ---- tarn hooks --------------------------------------------------------------------------
@@ -751,8 +766,7 @@ export class ObservedPool<C> {
       () => undefined,
     );
 
-    for (const waiter of this.#waiters) waiter.abort();
-    this.#waiters.clear();
+    this.#tarn.abortWaiters();
     for (const resource of this.#tarn.checkOutIdle()) this.#discard(resource.resource, 'shutdown');
     for (const resource of this.#checkedOut) this.#discard(resource.resource, 'shutdown');
     this.#checkedOut.clear();
@@ -827,7 +841,8 @@ function errorMessage(err: unknown): string {
 
 /** The acquirer's frames without V8's "Error" header line. */
 function formatStack(acquirer: AcquirerStack | null): string {
-  const stack = acquirer?.stack ?? '';
+  const stack = acquirer?.stack;
+  if (stack === undefined) return '(acquirer stack not captured: leak detection is off)';
   const firstFrame = stack.indexOf('\n');
   return firstFrame === -1 ? stack : stack.slice(firstFrame + 1);
 }

@@ -19,6 +19,7 @@ export interface TarnHandle<C> {
   checkIn(resource: Resource<C>): boolean;
   discard(connection: C): boolean;
   serveWaiters(): void;
+  abortWaiters(): void;
   isDestroyed(): boolean;
   held(): { free: C[]; used: C[] };
 }
@@ -116,6 +117,15 @@ export class TarnPool<C> extends Pool<C> implements TarnHandle<C> {
   /** Hands idle connections to waiters, or starts creates for them if there is room (tarn's loop). */
   serveWaiters(): void {
     this._tryAcquireOrCreate();
+  }
+
+  /**
+   * Rejects every waiting acquire at once (tarn's `destroy()` only does so after every borrowed
+   * resource came back). Acquires being validated are aborted too; tarn then returns their resource
+   * to the idle list.
+   */
+  abortWaiters(): void {
+    for (const waiter of [...this.pendingAcquires, ...this.pendingValidations]) waiter.abort();
   }
 
   /** True once `destroy()` has been called. */

@@ -33,13 +33,21 @@ export interface ObservedPoolOptions<C> {
   readonly max: number;
   /** How long an acquire may wait for a connection before PoolTimeoutError (ms). */
   readonly acquireTimeoutMs: number;
-  /** Waiting acquirers allowed; one more fails fast with PoolSaturatedError. */
+  /**
+   * Acquirers allowed to queue for a connection to be *released*; one more fails fast with
+   * PoolSaturatedError. Acquirers served by an idle connection or by a create (while fewer than
+   * `max` connections are lent) do not count as queued. 0 = nobody queues.
+   */
   readonly maxWaitingClients: number;
   /** Idle connections above `min` are closed after this long unused (ms). */
   readonly idleTimeoutMs: number;
   /** Connections older than this are closed on release instead of returned (ms; 0 = never). */
   readonly maxLifetimeMs: number;
-  /** A connection held longer than this is reported as a leak, with the acquirer's stack (ms; 0 = off). */
+  /**
+   * A connection held longer than this is reported as a leak, with the acquirer's stack (ms; 0 = off).
+   * Acquirer stacks (a few µs per acquire) are captured only when this is > 0; with it off, stop()
+   * reports force-closed connections without stacks.
+   */
   readonly leakThresholdMs: number;
   /** Interval of the health monitor (ms; 0 = off). */
   readonly healthCheckIntervalMs: number;
@@ -79,7 +87,10 @@ export interface PoolSnapshot {
   readonly creating: number;
   readonly min: number;
   readonly max: number;
-  /** Message of the last failed create, if any (never contains secrets). */
+  /**
+   * Message of the last failed create since the last successful one, else null: only the message,
+   * cut to 200 characters (drivers must not put secrets in messages).
+   */
   readonly lastCreateError: string | null;
 }
 
@@ -100,10 +111,14 @@ export interface PoolStats extends PoolSnapshot {
   readonly misses: number;
   /** hits / (hits + misses); null before the first counted acquire. */
   readonly hitRate: number | null;
+  /** Acquires that waited `acquireTimeoutMs` in vain (PoolTimeoutError). */
   readonly timeouts: number;
+  /** Acquires refused at once because the wait queue was full (PoolSaturatedError). */
   readonly rejected: number;
+  /** Other failed acquires: PoolClosedError at or during stop(), internal errors. */
   readonly acquireErrors: number;
   readonly created: number;
+  /** Failed creates, including ones slower than `createTimeoutMs`. */
   readonly createFailures: number;
   readonly closed: number;
   readonly closedByReason: Readonly<Record<CloseReason, number>>;
@@ -128,7 +143,7 @@ export interface PoolStopReport {
   readonly name: string;
   /** Connections still borrowed at the end of the grace period, force-closed. */
   readonly forcedClosed: number;
-  /** Stacks of the acquirers of the force-closed connections. */
+  /** Stacks of the acquirers of the force-closed connections (frames only; see `leakThresholdMs`). */
   readonly forcedStacks: readonly string[];
   readonly durationMs: number;
 }
