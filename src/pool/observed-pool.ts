@@ -612,6 +612,8 @@ export class ObservedPool<C> {
 
   async #warmUp(): Promise<void> {
     const result = await this.#refill();
+    // stop() during warm-up: the connections opened meanwhile are closed by stop(), not ready.
+    if (this.#stopping) throw new PoolClosedError(this.name);
     if (result.failed === 0) return;
     this.#healthy = false;
     this.#lastHealthError = result.error;

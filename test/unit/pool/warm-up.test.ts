@@ -72,6 +72,18 @@ describe('ObservedPool start() / warm-up', () => {
     expectCounters(pool, { total: 2, idle: 2, created: 2, createFailures: 1 });
   });
 
+  it('stop() during warm-up: start() rejects with PoolClosedError and nothing stays open', async () => {
+    const { pool, factory } = makePool({ min: 2, max: 2 });
+    factory.createDelayMs = 30;
+    const starting = pool.start();
+    await pool.stop();
+    expect(await rejectionOf(starting)).to.be.instanceOf(PoolClosedError);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(factory.created).to.equal(2);
+    expect(factory.open.size).to.equal(0);
+    expectCounters(pool, { created: 2, closed: 2, shutdownClosed: 2 });
+  });
+
   it('after stop() it rejects with PoolClosedError', async () => {
     const { pool } = makePool({ min: 1 });
     await pool.stop();
