@@ -54,6 +54,15 @@ function fromBodyParser(err: unknown): AppError | null {
   }
 }
 
+/**
+ * The router decodes path parameters with decodeURIComponent; a malformed escape (`/api/plots/%E0%A4%A`)
+ * throws a URIError there, before any handler runs. It is the client's URL, not our bug.
+ */
+function fromRouter(err: unknown): AppError | null {
+  if (!(err instanceof URIError)) return null;
+  return new AppError('VALIDATION_FAILED', 'The URL path contains a malformed percent-encoded character (%XX).');
+}
+
 /** Express error middleware: maps every error to the error shape and logs the unexpected ones. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
@@ -62,7 +71,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const known = err instanceof AppError ? err : fromBodyParser(err);
+    const known = err instanceof AppError ? err : (fromBodyParser(err) ?? fromRouter(err));
     if (known) {
       if (known.status >= 500) {
         logger.warn(

@@ -30,16 +30,33 @@ export const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
-/**
- * The route template of a matched request (`/api/plots/:id`), or `unmatched`. Only templates are
- * used as label values, so a scan of random URLs cannot create new series.
- */
-export function routeTemplateOf(req: Request): string {
+const ROUTE_TEMPLATE = Symbol('routeTemplate');
+
+type WithRouteTemplate = Request & { [ROUTE_TEMPLATE]?: string };
+
+function currentTemplate(req: Request): string {
   const route = (req as Request & { route?: { path?: unknown } }).route;
   if (!route || typeof route.path !== 'string') return 'unmatched';
   // A router's own root ('/') is the mount path itself: /api/plots, not /api/plots/.
   if (route.path === '/' && req.baseUrl !== '') return req.baseUrl;
   return `${req.baseUrl}${route.path}` || '/';
+}
+
+/**
+ * Remembers the matched route's template. Call it from a route's handlers: when an error leaves a
+ * nested router, express restores `req.baseUrl` to the parent's mount path before the response
+ * finishes, so a template read at `finish` would be `/:id` instead of `/api/plots/:id`.
+ */
+export function rememberRoute(req: Request): void {
+  (req as WithRouteTemplate)[ROUTE_TEMPLATE] ??= currentTemplate(req);
+}
+
+/**
+ * The route template of a matched request (`/api/plots/:id`), or `unmatched`. Only templates are
+ * used as label values, so a scan of random URLs cannot create new series.
+ */
+export function routeTemplateOf(req: Request): string {
+  return (req as WithRouteTemplate)[ROUTE_TEMPLATE] ?? currentTemplate(req);
 }
 
 /** Records `http_server_request_duration_seconds` when the response finishes. */

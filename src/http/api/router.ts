@@ -17,6 +17,7 @@ import type { HttpConfig } from '../../config/index.js';
 import { AppError, ValidationError } from '../../errors/index.js';
 import type { Repositories, TableRepository } from '../../repositories/index.js';
 import { TABLE_NAMES } from '../../schema/tables.js';
+import { rememberRoute } from '../request-context.js';
 import { listParam, parseSearchQuery } from './query.js';
 import { parseOrThrow, schemasFor, uuid, UUID_PATTERN } from './schemas.js';
 
@@ -26,6 +27,7 @@ type AsyncHandler = (req: Request, res: Response) => Promise<void>;
 const handle =
   (fn: AsyncHandler): RequestHandler =>
   (req: Request, res: Response, next: NextFunction) => {
+    rememberRoute(req);
     fn(req, res).catch(next);
   };
 
@@ -49,6 +51,8 @@ function includeParam(req: Request): string[] {
 
 /** Only JSON bodies are accepted on writes. */
 const requireJson: RequestHandler = (req, _res, next) => {
+  // First handler of every write route: its errors (and the body parser's) keep the route label.
+  rememberRoute(req);
   if (!req.is('application/json')) {
     next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the request body as JSON (Content-Type: application/json).'));
     return;
@@ -66,6 +70,12 @@ function batchSizeGuard(items: unknown, max: number): void {
 
 function tableRouter(repo: TableRepository, http: HttpConfig): Router {
   const router = Router();
+  // Parsed after the route matched (not for all of /api), so that 413 and bad-JSON responses are
+  // labelled with their route template rather than `unmatched`.
+  const jsonBody: RequestHandler[] = [
+    requireJson,
+    express.json({ limit: http.maxBodyBytes, strict: true, type: 'application/json' }),
+  ];
   const table = repo.table;
   const schemas = schemasFor(table);
   const batchCreate = z.strictObject({ items: z.array(schemas.create).min(1, 'must hold at least one item') });
@@ -91,7 +101,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.post(
     '/',
-    requireJson,
+    ...jsonBody,
     handle(async (req, res) => {
       const row = parseOrThrow(schemas.create, req.body, `${table.name} row`);
       res.status(201).json(await repo.create(row));
@@ -100,7 +110,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.post(
     '/batch',
-    requireJson,
+    ...jsonBody,
     handle(async (req, res) => {
       batchSizeGuard((req.body as { items?: unknown } | undefined)?.items, http.maxBatchSize);
       const { items } = parseOrThrow(batchCreate, req.body, `${table.name} batch`);
@@ -110,7 +120,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.patch(
     '/batch',
-    requireJson,
+    ...jsonBody,
     handle(async (req, res) => {
       batchSizeGuard((req.body as { items?: unknown } | undefined)?.items, http.maxBatchSize);
       const { items } = parseOrThrow(batchUpdate, req.body, `${table.name} batch update`);
@@ -120,7 +130,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.post(
     '/lookup',
-    requireJson,
+    ...jsonBody,
     handle(async (req, res) => {
       batchSizeGuard((req.body as { ids?: unknown } | undefined)?.ids, http.maxBatchSize);
       const body = parseOrThrow(lookup, req.body, `${table.name} lookup`);
@@ -137,7 +147,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.patch(
     '/:id',
-    requireJson,
+    ...jsonBody,
     handle(async (req, res) => {
       const id = idParam(req, table.name);
       const changes = parseOrThrow(schemas.update, req.body, `${table.name} update`);
@@ -159,7 +169,6 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 /** The `/api` router for every table. */
 export function apiRouter(repositories: Repositories, http: HttpConfig): Router {
   const router = Router();
-  router.use(express.json({ limit: http.maxBodyBytes, strict: true, type: 'application/json' }));
 
   router.get(
     '/sessions/:id/content',

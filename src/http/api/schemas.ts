@@ -82,6 +82,16 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || '(body)';
 }
 
+/** The value at `path` inside `root`; undefined when any step is missing. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
 /** Parses `value` or throws a ValidationError naming every offending field. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
@@ -89,9 +99,15 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: stri
   const issues = result.error.issues.slice(0, 50).map((issue) => {
     const path = formatPath(issue.path);
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+    // zod says "expected string, received undefined" for an absent field; say what to do instead.
+    const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
     return {
       path: keys ? `${path === '(body)' ? '' : `${path}.`}${keys.join(', ')}`.replace(/^\./, '') : path,
-      message: keys ? `unknown field${keys.length > 1 ? 's' : ''}` : issue.message,
+      message: keys
+        ? `unknown field${keys.length > 1 ? 's' : ''}`
+        : missing
+          ? `is required (${issue.expected})`
+          : issue.message,
     };
   });
   const first = issues
