@@ -12,7 +12,12 @@ import type { MigrationFile } from '../shared/migration-files.js';
 import { SqliteEngine } from './engine.js';
 import type { AppliedMigration } from './migrations.js';
 import {
+  MODE_CODES,
   SqliteWorkerError,
+  expandRows,
+  type CompactRows,
+  type ControlRequest,
+  type SerializedError,
   type EngineOptions,
   type StatementMode,
   type TransactionStep,
@@ -71,6 +76,12 @@ function asRow(value: unknown): RawRow | undefined {
 /** The compiled worker script next to this file (dist/src/adapters/sqlite/worker.js). */
 const WORKER_FILE = path.join(__dirname, 'worker.js');
 
+/**
+ * SQL texts a connection numbers; beyond this the text is sent with each request (search queries
+ * with arbitrary filter combinations must not grow the map without bound).
+ */
+const MAX_STATEMENT_IDS = 1_000;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(reason: unknown): void;
@@ -88,6 +99,8 @@ export class WorkerConnection implements SqliteConnection {
   #broken = false;
   #closing: Promise<void> | null = null;
   #onHello: Pending | null = null;
+  /** Numbers assigned to SQL texts already sent to this worker (see StatementRequest). */
+  readonly #statementIds = new Map<string, number>();
 
   private constructor(worker: Worker, role: 'reader' | 'writer') {
     this.#worker = worker;
@@ -139,12 +152,12 @@ export class WorkerConnection implements SqliteConnection {
       }
       return;
     }
-    const response = message as WorkerResponse;
-    const pending = this.#pending.get(response.id);
+    const [id, ok, payload] = message as WorkerResponse;
+    const pending = this.#pending.get(id);
     if (pending === undefined) return;
-    this.#pending.delete(response.id);
-    if (response.ok) pending.resolve(response.result);
-    else pending.reject(new SqliteWorkerError(response.error));
+    this.#pending.delete(id);
+    if (ok === 1) pending.resolve(payload);
+    else pending.reject(new SqliteWorkerError(payload as SerializedError));
   }
 
   #fail(error: DatabaseError): void {
@@ -157,7 +170,7 @@ export class WorkerConnection implements SqliteConnection {
     for (const p of pending) p.reject(error);
   }
 
-  #request(request: WorkerRequest): Promise<unknown> {
+  #request(id: number, request: WorkerRequest): Promise<unknown> {
     if (this.#broken) {
       return Promise.reject(
         new DatabaseError(
@@ -167,18 +180,28 @@ export class WorkerConnection implements SqliteConnection {
       );
     }
     return new Promise((resolve, reject) => {
-      this.#pending.set(request.id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage(request);
     });
   }
 
+  #control(request: ControlRequest): Promise<unknown> {
+    return this.#request(request.id, request);
+  }
+
   #statement(mode: StatementMode, sql: string, params: readonly unknown[]): Promise<unknown> {
-    return this.#request({ id: ++this.#nextId, op: 'stmt', mode, sql, params });
+    const id = ++this.#nextId;
+    const known = this.#statementIds.get(sql);
+    if (known !== undefined) return this.#request(id, [id, MODE_CODES[mode], known, params]);
+    if (this.#statementIds.size >= MAX_STATEMENT_IDS)
+      return this.#request(id, [id, MODE_CODES[mode], sql, params]);
+    const statementId = this.#statementIds.size + 1;
+    this.#statementIds.set(sql, statementId);
+    return this.#request(id, [id, MODE_CODES[mode], statementId, params, sql]);
   }
 
   async all(sql: string, params: readonly unknown[] = []): Promise<RawRow[]> {
-    const rows = await this.#statement('all', sql, params);
-    return isRowArray(rows) ? rows : [];
+    return expandRows((await this.#statement('all', sql, params)) as CompactRows);
   }
 
   async get(sql: string, params: readonly unknown[] = []): Promise<RawRow | undefined> {
@@ -190,21 +213,21 @@ export class WorkerConnection implements SqliteConnection {
   }
 
   async transaction(steps: readonly TransactionStep[]): Promise<unknown[][]> {
-    return (await this.#request({ id: ++this.#nextId, op: 'tx', steps })) as unknown[][];
+    return (await this.#control({ id: ++this.#nextId, op: 'tx', steps })) as unknown[][];
   }
 
   async migrate(files: readonly MigrationFile[], where: string): Promise<AppliedMigration[]> {
-    return (await this.#request({ id: ++this.#nextId, op: 'migrate', files, where })) as AppliedMigration[];
+    return (await this.#control({ id: ++this.#nextId, op: 'migrate', files, where })) as AppliedMigration[];
   }
 
   async ping(): Promise<boolean> {
-    return (await this.#request({ id: ++this.#nextId, op: 'ping' })) === true;
+    return (await this.#control({ id: ++this.#nextId, op: 'ping' })) === true;
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
-        if (!this.#broken) await this.#request({ id: ++this.#nextId, op: 'close' });
+        if (!this.#broken) await this.#control({ id: ++this.#nextId, op: 'close' });
       } catch {
         // A failed clean close still ends in terminate() below; nothing else can be done here.
       }

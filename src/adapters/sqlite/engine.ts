@@ -11,6 +11,7 @@ import { applySqliteMigrations, type AppliedMigration } from './migrations.js';
 import {
   FOLD_FUNCTION,
   ROW_NOT_FOUND,
+  type CompactRows,
   type EngineOptions,
   type StatementMode,
   type TransactionStep,
@@ -43,6 +44,8 @@ export class SqliteEngine {
   readonly role: 'reader' | 'writer';
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement<unknown[]>>();
+  /** Result column names per prepared statement (fixed once prepared). */
+  readonly #columns = new WeakMap<Database.Statement<unknown[]>, string[]>();
   readonly #path: string;
 
   private constructor(db: Database.Database, options: EngineOptions) {
@@ -115,6 +118,25 @@ export class SqliteEngine {
         return statement.get(...params);
       case 'run':
         return statement.run(...params).changes;
+    }
+  }
+
+  /**
+   * Runs an `all` statement and returns its rows as `[columns, values-per-row]` (what the worker
+   * sends back: cheaper to clone than one object per row).
+   */
+  executeCompact(sql: string, params: readonly unknown[]): CompactRows {
+    const statement = this.#prepare(sql);
+    let columns = this.#columns.get(statement);
+    if (columns === undefined) {
+      columns = statement.columns().map((c) => c.name);
+      this.#columns.set(statement, columns);
+    }
+    try {
+      return [columns, statement.raw(true).all(...params) as unknown[][]];
+    } finally {
+      // The statement object is shared with object-mode callers (execute, transaction).
+      statement.raw(false);
     }
   }
 

@@ -37,14 +37,22 @@ export interface EngineOptions {
   readonly busyTimeoutMs: number;
 }
 
-export type WorkerRequest =
-  | {
-      readonly id: number;
-      readonly op: 'stmt';
-      readonly mode: StatementMode;
-      readonly sql: string;
-      readonly params: readonly unknown[];
-    }
+/** Statement modes on the wire (numbers: the hot path sends tuples of small values). */
+export const MODE_CODES = { all: 0, get: 1, run: 2 } as const;
+export type ModeCode = (typeof MODE_CODES)[StatementMode];
+
+/**
+ * One statement (the hot path), as a tuple: `[id, mode, statement, params, sql?]`. `statement` is
+ * a number the connection assigned to this SQL text earlier (so the text crosses the thread
+ * boundary once per connection, not once per query) or the SQL text itself; the first request
+ * using a number carries the text as its fifth element so that the worker can learn it.
+ */
+export type StatementRequest =
+  | readonly [id: number, mode: ModeCode, statement: number | string, params: readonly unknown[]]
+  | readonly [id: number, mode: ModeCode, statement: number, params: readonly unknown[], sql: string];
+
+/** The less frequent requests, as objects. */
+export type ControlRequest =
   | { readonly id: number; readonly op: 'tx'; readonly steps: readonly TransactionStep[] }
   | {
       readonly id: number;
@@ -54,6 +62,27 @@ export type WorkerRequest =
     }
   | { readonly id: number; readonly op: 'ping' }
   | { readonly id: number; readonly op: 'close' };
+
+export type WorkerRequest = StatementRequest | ControlRequest;
+
+/**
+ * Rows of an `all` statement as `[columns, values-per-row]`: the column names once instead of
+ * once per row, which is what structured clone would send for an array of objects.
+ */
+export type CompactRows = readonly [columns: readonly string[], rows: readonly (readonly unknown[])[]];
+
+/** Rebuilds row objects from {@link CompactRows}. */
+export function expandRows(compact: CompactRows): Record<string, unknown>[] {
+  const [columns, rows] = compact;
+  const out: Record<string, unknown>[] = new Array<Record<string, unknown>>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const values = rows[r]!;
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < columns.length; c++) row[columns[c]!] = values[c];
+    out[r] = row;
+  }
+  return out;
+}
 
 /** An error as it crosses the thread boundary. */
 export interface SerializedError {
@@ -66,9 +95,9 @@ export interface SerializedError {
   readonly rowIndex?: number;
 }
 
+/** `[id, 1, result]` on success (an `all` result as {@link CompactRows}), `[id, 0, error]` on failure. */
 export type WorkerResponse =
-  | { readonly id: number; readonly ok: true; readonly result: unknown }
-  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+  readonly [id: number, ok: 1, result: unknown] | readonly [id: number, ok: 0, error: SerializedError];
 
 /** The first message of a worker: opened, or failed to open (then it exits). */
 export type WorkerHello =

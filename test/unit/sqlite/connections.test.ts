@@ -152,6 +152,26 @@ describe('SQLite connections', function () {
         expect((err as { code?: unknown }).code).to.equal('SQLITE_READONLY');
       });
 
+      it('a connection answers repeated, failing and empty statements correctly', async () => {
+        await subject.adapter.readerPool.withConnection(async (c) => {
+          for (let i = 0; i < 3; i++) {
+            expect(await c.all('SELECT ? AS a, ? AS b UNION ALL SELECT 3, 4', [i, 'x'])).to.deep.equal([
+              { a: i, b: 'x' },
+              { a: 3, b: 4 },
+            ]);
+            expect(await c.all('SELECT 1 AS a WHERE 0')).to.deep.equal([]);
+            expect(await c.get('SELECT 1 AS a WHERE 0')).to.equal(undefined);
+            const err = await c.get('SELECT nope FROM nowhere').then(
+              () => null,
+              (e: unknown) => e,
+            );
+            expect((err as { code?: unknown }).code).to.equal('SQLITE_ERROR');
+            expect((err as Error).message).to.match(/no such table: nowhere/);
+          }
+          expect(c.isBroken).to.equal(false);
+        });
+      });
+
       it('reads go to the reader pool, writes and batches to the writer pool', async () => {
         const reads = subject.adapter.readerPool.stats();
         const writes = subject.adapter.writerPool.stats();
