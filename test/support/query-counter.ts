@@ -1,0 +1,71 @@
+/**
+ * Counts the database operations an adapter issues, at the adapter's instrumentation seam (every
+ * statement or batch goes through `instrumentation.run` exactly once — see the adapter contract).
+ * The counter wraps the container's own instrumentation, so metrics and spans still see everything.
+ */
+import type { DatabaseAdapter, OperationInfo, OperationInstrumentation } from '../../src/adapters/contract.js';
+import { SqliteAdapter } from '../../src/adapters/sqlite/index.js';
+import type { Config } from '../../src/config/index.js';
+import type { AdapterWiring } from '../../src/container.js';
+
+export class QueryCounter {
+  readonly operations: OperationInfo[] = [];
+
+  /** Wraps `inner` so that every operation is recorded before it runs. */
+  wrap(inner: OperationInstrumentation): OperationInstrumentation {
+    return {
+      run: <T>(info: OperationInfo, fn: () => Promise<T>): Promise<T> => {
+        this.operations.push(info);
+        return inner.run(info, fn);
+      },
+    };
+  }
+
+  get count(): number {
+    return this.operations.length;
+  }
+
+  reset(): void {
+    this.operations.length = 0;
+  }
+
+  /** `SELECT plots ×2, SELECT authors ×1` — for messages and the printed report. */
+  describe(): string {
+    const counts = new Map<string, number>();
+    for (const op of this.operations) {
+      const key = `${op.operation} ${op.collection}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return [...counts].map(([key, n]) => `${key} ×${n}`).join(', ');
+  }
+
+  /**
+   * An adapter factory for `ContainerOptions.adapter`: the SQLite adapter the config describes
+   * (the same settings as the container's own factory), with this counter around its
+   * instrumentation.
+   */
+  sqliteAdapter(): (config: Config, wiring: AdapterWiring) => DatabaseAdapter {
+    return (config, wiring) => {
+      const pool = config.pool;
+      const ms = (seconds: number): number => Math.round(seconds * 1000);
+      return new SqliteAdapter({
+        path: config.sqlite.path,
+        mode: config.sqlite.executionMode,
+        readers: { min: pool.minConnections, max: pool.maxConnections },
+        pool: {
+          acquireTimeoutMs: ms(pool.connectionTimeoutSeconds),
+          maxWaitingClients: pool.maxWaitingRequests,
+          idleTimeoutMs: ms(pool.maxIdleTimeSeconds),
+          maxLifetimeMs: ms(pool.maxLifetimeSeconds),
+          leakThresholdMs: ms(pool.leakThresholdSeconds),
+          healthCheckIntervalMs: ms(pool.healthCheckIntervalSeconds),
+          shutdownGraceMs: ms(config.shutdownGraceSeconds),
+          createTimeoutMs: ms(Math.max(pool.connectionTimeoutSeconds, 5)),
+        },
+        busyTimeoutMs: config.sqlite.busyTimeoutMs,
+        instrumentation: this.wrap(wiring.instrumentation),
+        observer: wiring.observer,
+      });
+    };
+  }
+}
