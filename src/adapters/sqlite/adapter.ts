@@ -22,7 +22,7 @@ import {
   type ObservedPoolOptions,
   type PoolObserver,
 } from '../../pool/index.js';
-import type { TableDefinition } from '../../schema/tables.js';
+import { TABLES, TABLE_NAMES, type TableDefinition } from '../../schema/tables.js';
 import {
   NO_INSTRUMENTATION,
   type AdapterHealth,
@@ -73,6 +73,15 @@ export interface SqliteAdapterOptions {
 }
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+/** The health probe's statement. */
+const HEALTH_SQL = 'SELECT 1 AS ok';
+
+/** Statements prepared on every new reader: the health probe and each table's point read. */
+const WARM_READER_STATEMENTS: readonly string[] = [
+  HEALTH_SQL,
+  ...TABLE_NAMES.map((name) => statementsFor(TABLES[name]).byId()),
+];
 
 function assertOptions(options: SqliteAdapterOptions): void {
   const problems: string[] = [];
@@ -164,6 +173,9 @@ export class SqliteAdapter implements DatabaseAdapter {
             busyTimeoutMs: this.#options.busyTimeoutMs,
           });
           this.#createErrors.delete(role);
+          // Readers open after the migrations, so the tables exist: the point reads every request
+          // starts with are ready before the first acquire (design §4, warm-up).
+          if (role === 'reader') await connection.prepare(WARM_READER_STATEMENTS).catch(() => 0);
           return connection;
         } catch (err) {
           const mapped = mapSqliteError(err, { path: this.#path });
@@ -543,7 +555,7 @@ export class SqliteAdapter implements DatabaseAdapter {
     const started = performance.now();
     try {
       this.#assertStarted();
-      await this.#readers.withConnection((c) => c.get('SELECT 1 AS ok'));
+      await this.#readers.withConnection((c) => c.get(HEALTH_SQL));
       return { healthy: true, latencyMs: performance.now() - started };
     } catch (err) {
       const mapped = mapSqliteError(err, { path: this.#path });

@@ -50,6 +50,11 @@ export interface SqliteConnection {
   transaction(steps: readonly TransactionStep[]): Promise<unknown[][]>;
   /** Applies pending migrations (writer only); `where` names the database in messages. */
   migrate(files: readonly MigrationFile[], where: string): Promise<AppliedMigration[]>;
+  /**
+   * Prepares statements ahead of their first use (pool warm-up); resolves to how many were
+   * prepared (statements that fail to prepare are skipped).
+   */
+  prepare(sqls: readonly string[]): Promise<number>;
   /** `SELECT 1` round trip. */
   ping(): Promise<boolean>;
   /** Closes cleanly (the writer checkpoints the WAL first). Idempotent; never rejects. */
@@ -220,6 +225,17 @@ export class WorkerConnection implements SqliteConnection {
     return (await this.#control({ id: ++this.#nextId, op: 'migrate', files, where })) as AppliedMigration[];
   }
 
+  async prepare(sqls: readonly string[]): Promise<number> {
+    const statements: [number, string][] = [];
+    for (const sql of sqls) {
+      if (this.#statementIds.has(sql) || this.#statementIds.size >= MAX_STATEMENT_IDS) continue;
+      const statementId = this.#statementIds.size + 1;
+      this.#statementIds.set(sql, statementId);
+      statements.push([statementId, sql]);
+    }
+    return Number(await this.#control({ id: ++this.#nextId, op: 'prepare', statements }));
+  }
+
   async ping(): Promise<boolean> {
     return (await this.#control({ id: ++this.#nextId, op: 'ping' })) === true;
   }
@@ -304,6 +320,10 @@ export class InlineConnection implements SqliteConnection {
 
   migrate(files: readonly MigrationFile[], where: string): Promise<AppliedMigration[]> {
     return this.#call((e) => e.migrate(files, where));
+  }
+
+  prepare(sqls: readonly string[]): Promise<number> {
+    return this.#call((e) => e.prepareAll(sqls));
   }
 
   ping(): Promise<boolean> {

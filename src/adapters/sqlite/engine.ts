@@ -182,6 +182,24 @@ export class SqliteEngine {
     return applySqliteMigrations(this.#db, files, where);
   }
 
+  /**
+   * Prepares statements ahead of their first use (pool warm-up). Returns how many were prepared;
+   * one that fails (a table this database does not have) is skipped: warming is an optimisation,
+   * and the real call will report the problem.
+   */
+  prepareAll(sqls: readonly string[]): number {
+    let prepared = 0;
+    for (const sql of sqls) {
+      try {
+        this.#prepare(sql);
+        prepared++;
+      } catch {
+        // Skipped on purpose (see above).
+      }
+    }
+    return prepared;
+  }
+
   /** A cheap round trip proving the connection answers. */
   ping(): boolean {
     return this.#prepare('SELECT 1').get() !== undefined;

@@ -60,6 +60,12 @@ export type ControlRequest =
       readonly files: readonly MigrationFile[];
       readonly where: string;
     }
+  | {
+      readonly id: number;
+      readonly op: 'prepare';
+      /** `[number, sql]` pairs: statements to prepare now and to know by number from now on. */
+      readonly statements: readonly (readonly [number, string])[];
+    }
   | { readonly id: number; readonly op: 'ping' }
   | { readonly id: number; readonly op: 'close' };
 

@@ -52,6 +52,9 @@ function main(): void {
         return engine.transaction(request.steps);
       case 'migrate':
         return engine.migrate(request.files, request.where);
+      case 'prepare':
+        for (const [number, sql] of request.statements) sqlById.set(number, sql);
+        return engine.prepareAll(request.statements.map(([, sql]) => sql));
       case 'ping':
         return engine.ping();
       case 'close':
