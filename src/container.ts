@@ -24,6 +24,7 @@ import {
 } from './observability/database-report.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { OperationObservability } from './observability/operations.js';
+import { composePoolObservers, createPoolTracingObserver } from './observability/pool-tracing.js';
 import { RuntimeStats } from './observability/runtime-stats.js';
 import { ServiceMetrics } from './observability/metrics.js';
 import type { PoolObserver } from './pool/index.js';
@@ -114,7 +115,8 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
     nPlusOneThreshold: config.nPlusOneThreshold,
   });
   const adapter = (options.adapter ?? createAdapter)(config, {
-    observer: metrics.poolObserver,
+    // Metrics and spans observe the pools side by side (acquire and health-check spans).
+    observer: composePoolObservers(metrics.poolObserver, createPoolTracingObserver({ dbSystem })),
     instrumentation: operations.instrumentation,
   });
   for (const pool of adapter.pools()) metrics.registerPool(pool);

@@ -3,7 +3,7 @@
  *
  *   request id → shutdown guard → HTTP metrics → routes → 404 → error middleware
  */
-import express, { type Express, type RequestHandler } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Container } from '../container.js';
 import { AppError } from '../errors/index.js';
 import { apiRouter } from './api/router.js';
@@ -27,7 +27,17 @@ function shutdownGuard(container: Container): RequestHandler {
   };
 }
 
-export function createApp(container: Container): Express {
+export interface AppOptions {
+  /**
+   * Test seam, never used in production: adds routes after the service's own and before the 404
+   * handler, behind the same middleware (request id, shutdown guard, HTTP metrics and the per-request
+   * N+1 scope), so tests can exercise code paths the API does not have (e.g. a deliberately naive
+   * N+1 loop) exactly as a real route would run.
+   */
+  readonly extraRoutes?: (router: Router) => void;
+}
+
+export function createApp(container: Container, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -51,6 +61,11 @@ export function createApp(container: Container): Express {
 
   app.use(metricsApiRouter(container));
   app.use('/api', apiRouter(container.repositories, container.config.http));
+  if (options.extraRoutes) {
+    const extra = Router();
+    options.extraRoutes(extra);
+    app.use(extra);
+  }
 
   app.use(notFoundHandler);
   app.use(errorHandler(container.logger));

@@ -10,13 +10,23 @@
  * and a warning is logged once per route and collection.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { OperationInfo, OperationInstrumentation } from '../adapters/contract.js';
 import { AppError } from '../errors/index.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 
-const tracer = trace.getTracer('bookswriter-data');
+/** Instrumentation scope of the spans this service creates itself (operations, acquires, health checks). */
+export const TRACER_NAME = 'bookswriter-data';
+
+/**
+ * Our tracer, looked up per span rather than once at load: the API's proxy tracer binds for good
+ * to the first provider it sees, and tests register a fresh provider per suite. The spans go to
+ * whichever provider is registered globally (the SDK's, see tracing.ts; an in-memory one in tests).
+ */
+export function tracer(): Tracer {
+  return trace.getTracer(TRACER_NAME);
+}
 
 /** What the detector keeps per request. */
 interface RequestScope {
@@ -68,7 +78,7 @@ export class OperationObservability {
   async #run<T>(info: OperationInfo, fn: () => Promise<T>): Promise<T> {
     this.#detect(info);
     const { dbSystem, metrics } = this.#options;
-    const span = tracer.startSpan(`${info.operation} ${info.collection}`, {
+    const span = tracer().startSpan(`${info.operation} ${info.collection}`, {
       kind: SpanKind.CLIENT,
       attributes: {
         'db.system.name': dbSystem,
