@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseAdapter, OperationInstrumentation } from './adapters/contract.js';
 import { SqliteAdapter } from './adapters/sqlite/index.js';
+import { SupabaseAdapter } from './adapters/supabase/index.js';
 import { redactConfig, type Config } from './config/index.js';
 import {
   databaseMetrics,
@@ -91,7 +92,19 @@ function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAdapter {
     createTimeoutMs: seconds(Math.max(pool.connectionTimeoutSeconds, 5)),
   };
   if (config.databaseMode === 'supabase') {
-    throw new Error('DATABASE_MODE=supabase is not available yet in this build.');
+    const supabase = config.supabase;
+    // loadConfig guarantees it in supabase mode; a hand-built Config might not.
+    if (supabase === null) throw new Error('DATABASE_MODE=supabase needs SUPABASE_URL and SUPABASE_KEY.');
+    return new SupabaseAdapter({
+      url: supabase.url,
+      key: supabase.key,
+      requestTimeoutMs: supabase.requestTimeoutMs,
+      readRetries: supabase.readRetries,
+      connections: { min: pool.minConnections, max: pool.maxConnections },
+      pool: poolOptions,
+      instrumentation: wiring.instrumentation,
+      observer: wiring.observer,
+    });
   }
   return new SqliteAdapter({
     path: config.sqlite.path,
