@@ -504,8 +504,9 @@ export function createApiHandler(options: HandlerOptions): (request: ApiRequest)
       const type = header(request.headers, 'content-type')?.split(';')[0]?.trim().toLowerCase();
       if (type === 'text/csv' || type === 'application/x-www-form-urlencoded')
         throw notImplemented(`Request bodies of type ${type}`);
+      // PostgREST reports an unusable body type as a payload error (PGRST102, 400), not as 415.
       if (type !== undefined && type !== '' && type !== 'application/json') {
-        throw pgrstError(415, 'PGRST107', `Content-Type not acceptable: ${type}`);
+        throw pgrstError(400, 'PGRST102', `Content-Type not acceptable: ${type}`);
       }
     }
 

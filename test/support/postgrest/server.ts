@@ -255,7 +255,8 @@ async function listen(
   const held = new Set<Socket>();
   const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   const state = new FaultState();
-  const stats = new StatsRecorder(() => sockets.size);
+  // `destroyed` flips synchronously; the 'close' event that empties the set comes a tick later.
+  const stats = new StatsRecorder(() => [...sockets].filter((socket) => !socket.destroyed).length);
   let stopping = false;
   let port = 0;
 

@@ -53,11 +53,15 @@ export async function startServer(options: PostgrestTestServerOptions = {}): Pro
 }
 
 /** supabase-js as the adapter uses it. Node 20 has no global WebSocket, so realtime gets undici's. */
-export function client(server: PostgrestTestServer, key = TEST_KEY): SupabaseClient {
-  return createClient(server.url, key, {
+export function client(
+  server: PostgrestTestServer,
+  options: { key?: string; fetch?: typeof fetch } = {},
+): SupabaseClient {
+  return createClient(server.url, options.key ?? TEST_KEY, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     // undici's WebSocket is structurally a browser WebSocket; the realtime typings want their own.
     realtime: { transport: WebSocket as unknown as NonNullable<RealtimeClientOptions['transport']> },
+    ...(options.fetch === undefined ? {} : { global: { fetch: options.fetch } }),
   });
 }
 
@@ -107,7 +111,13 @@ export async function rest(
 ): Promise<{ status: number; headers: Headers; text: string; json: () => unknown }> {
   const response = await fetch(`${server.restUrl}${pathAndQuery}`, {
     method: init.method ?? 'GET',
-    headers: { apikey: TEST_KEY, Authorization: `Bearer ${TEST_KEY}`, ...init.headers },
+    headers: {
+      apikey: TEST_KEY,
+      Authorization: `Bearer ${TEST_KEY}`,
+      // fetch would label a string body text/plain; clients of PostgREST send JSON.
+      ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...init.headers,
+    },
     ...(init.body === undefined ? {} : { body: init.body }),
   });
   const text = await response.text();
