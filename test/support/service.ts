@@ -1,6 +1,8 @@
 /**
  * Starts the real service in-process for API tests: a fresh SQLite file in a temporary
  * directory, the container, the express app and an HTTP server on an ephemeral loopback port.
+ * With `backend: 'supabase'` the service runs in DATABASE_MODE=supabase against a PostgREST test
+ * server (migrations/postgres applied; PGlite, or the PostgreSQL at TEST_DATABASE_URL).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +13,8 @@ import { createContainer, type Container, type ContainerOptions } from '../../sr
 import { createApp } from '../../src/http/app.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { TEST_SUPABASE_KEY, startMigratedServer } from '../contract/supabase-fixture.js';
+import type { PostgrestTestServer, PostgrestTestServerOptions } from './postgrest/index.js';
 
 export interface TestService {
   readonly config: Config;
@@ -21,8 +25,15 @@ export interface TestService {
   readonly dir: string;
   /** Every log line the service wrote, parsed. */
   readonly logs: Array<Record<string, unknown>>;
+  /** The PostgREST test server behind the service (backend `supabase` only): stats, faults, executor. */
+  readonly postgrest?: PostgrestTestServer;
   /** fetch relative to the service URL, with JSON helpers. */
-  request(method: string, pathAndQuery: string, body?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
+  request(
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<TestResponse>;
   stop(): Promise<void>;
 }
 
@@ -39,24 +50,49 @@ export interface TestServiceOptions {
   readonly containerOptions?: Omit<ContainerOptions, 'logger'>;
   /** Skip container.start() (to test not-ready behaviour). */
   readonly start?: boolean;
+  /**
+   * `sqlite` (default): a fresh SQLite file. `supabase`: a PostgREST test server is started and
+   * DATABASE_MODE, SUPABASE_URL and SUPABASE_KEY point at it (`env` may still override them).
+   */
+  readonly backend?: 'sqlite' | 'supabase';
+  /**
+   * Options of that PostgREST test server (backend `supabase`). Default: the service's migrations,
+   * the test key required, and idle keep-alive sockets kept for 65 s, as a cloud gateway does.
+   */
+  readonly postgrest?: PostgrestTestServerOptions;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const postgrest =
+    options.backend === 'supabase'
+      ? await startMigratedServer({ keepAliveTimeoutMs: 65_000, ...options.postgrest })
+      : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-api-'));
-  const config = loadConfig(
-    {
-      SQLITE_DB_PATH: path.join(dir, 'test.db'),
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DB_POOL_MIN_CONNECTIONS: '2',
-      DB_POOL_MAX_CONNECTIONS: '4',
-      DB_POOL_HEALTH_CHECK_INTERVAL: '0',
-      LOG_LEVEL: 'info',
-      SHUTDOWN_GRACE_PERIOD: '2',
-      ...options.env,
-    },
-    dir,
-  );
+  const backendEnv: Env =
+    postgrest === undefined
+      ? {}
+      : { DATABASE_MODE: 'supabase', SUPABASE_URL: postgrest.url, SUPABASE_KEY: TEST_SUPABASE_KEY };
+  let config: Config;
+  try {
+    config = loadConfig(
+      {
+        SQLITE_DB_PATH: path.join(dir, 'test.db'),
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DB_POOL_MIN_CONNECTIONS: '2',
+        DB_POOL_MAX_CONNECTIONS: '4',
+        DB_POOL_HEALTH_CHECK_INTERVAL: '0',
+        LOG_LEVEL: 'info',
+        SHUTDOWN_GRACE_PERIOD: '2',
+        ...backendEnv,
+        ...options.env,
+      },
+      dir,
+    );
+  } catch (err) {
+    await postgrest?.stop();
+    throw err;
+  }
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -70,7 +106,19 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const container = createContainer(config, { ...options.containerOptions, logger });
   const app = createApp(container);
   const http = await startHttpServer(app, '127.0.0.1', 0);
-  if (options.start !== false) await container.start();
+  if (options.start !== false) {
+    try {
+      await container.start();
+    } catch (err) {
+      if (postgrest !== undefined) {
+        // Nothing of a failed supabase start may outlive the call (the caller has no handle).
+        await http.close(1000).catch(() => undefined);
+        await container.stop().catch(() => undefined);
+        await postgrest.stop();
+      }
+      throw err;
+    }
+  }
   const url = `http://127.0.0.1:${http.port}`;
 
   let stopped: Promise<void> | null = null;
@@ -81,6 +129,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     url,
     dir,
     logs,
+    ...(postgrest === undefined ? {} : { postgrest }),
     async request(method, pathAndQuery, body, headers = {}) {
       const init: RequestInit = { method, headers: { ...headers } };
       if (body !== undefined) {
@@ -99,9 +148,13 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
     stop() {
       stopped ??= (async () => {
-        await http.close(1000);
-        await container.stop();
-        fs.rmSync(dir, { recursive: true, force: true });
+        try {
+          await http.close(1000);
+          await container.stop();
+          fs.rmSync(dir, { recursive: true, force: true });
+        } finally {
+          await postgrest?.stop();
+        }
       })();
       return stopped;
     },

@@ -329,7 +329,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
       probeTable: this.#options.probeTable ?? 'users',
       maxRequestTargetLength: MAX_REQUEST_TARGET_LENGTH,
     };
-    const context = { operation: 'connect', origin: this.#origin };
+    const context = { operation: 'connection probe', origin: this.#origin };
     return {
       create: async () => {
         try {
@@ -383,7 +383,9 @@ export class SupabaseAdapter implements DatabaseAdapter {
       await this.#pool.start();
     } catch (err) {
       // The pool wraps the failing create; the mapped reason (key, URL, migrations) is the useful part.
-      throw this.#createError ?? mapSupabaseError(err, { operation: 'connect', origin: this.#origin });
+      throw (
+        this.#createError ?? mapSupabaseError(err, { operation: 'connection probe', origin: this.#origin })
+      );
     }
     // A stop() that began meanwhile wins.
     if (this.#state === 'starting') this.#state = 'started';

@@ -245,6 +245,14 @@ export class SupabaseConnection {
 
   #interpret(method: HttpMethod, exchange: Exchange, result: PostgrestResult, timeoutMs: number): Reply {
     const { request } = exchange;
+    // undici destroys the socket of an aborted or failed request, but the 'disconnect' event comes
+    // a tick later: mark the connection broken now, so the pool discards it on this release
+    // instead of lending it again in the meantime.
+    if (exchange.timedOut && (result.error !== null || exchange.status === null)) {
+      this.#broken ??= 'request timed out';
+    } else if (exchange.error !== undefined && exchange.tooLong === null) {
+      this.#broken ??= `request failed (${errorCode(exchange.error) ?? 'transport error'})`;
+    }
     const writes = method !== 'GET' && method !== 'HEAD';
     if (exchange.tooLong !== null) {
       throw new RequestFailure({ kind: 'too-long', request, targetLength: exchange.tooLong });

@@ -153,6 +153,11 @@ function apiLabel(context: SupabaseErrorContext): string {
   return context.origin === undefined ? 'the Supabase API' : `the Supabase API at ${context.origin}`;
 }
 
+/** The same label at the start of a sentence. */
+function ApiLabel(context: SupabaseErrorContext): string {
+  return `T${apiLabel(context).slice(1)}`;
+}
+
 /** ValidationError takes no options; the failure is still worth keeping for the log. */
 function validation(message: string, details: Record<string, unknown>, cause: unknown): ValidationError {
   const error = new ValidationError(message, details);
@@ -178,7 +183,7 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
 
   // Sizes first: proxies answer these with HTML pages.
   if (status === 413) {
-    return new AppError('PAYLOAD_TOO_LARGE', `${apiLabel(context)} refused the request body as too large.`, {
+    return new AppError('PAYLOAD_TOO_LARGE', `${ApiLabel(context)} refused the request body as too large.`, {
       cause,
       details,
     });
@@ -186,14 +191,14 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
   if (status === 414 || status === 431) {
     return new DatabaseError(
       'INTERNAL',
-      `${apiLabel(context)} refused the request URL as too long (HTTP ${status}); look-ups are chunked, so this is a bug.`,
+      `${ApiLabel(context)} refused the request URL as too long (HTTP ${status}); look-ups are chunked, so this is a bug.`,
       { cause, details },
     );
   }
   if (!failure.parsable) {
     return new DatabaseError(
       'DB_BAD_GATEWAY',
-      `${apiLabel(context)} answered HTTP ${status} with a body that is not PostgREST JSON ` +
+      `${ApiLabel(context)} answered HTTP ${status} with a body that is not PostgREST JSON ` +
         '(probably a proxy or gateway error page).',
       { cause, details, retryAfterSeconds: status >= 500 ? 1 : undefined },
     );
@@ -263,7 +268,7 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
     case 'PGRST302':
       return new DatabaseError(
         'DB_UNAVAILABLE',
-        `${apiLabel(context)} rejected the service's credentials (PostgREST ${code}): check SUPABASE_KEY ` +
+        `${ApiLabel(context)} rejected the service's credentials (PostgREST ${code}): check SUPABASE_KEY ` +
           '(the service_role key is expected) and the table grants.',
         { cause, details },
       );
@@ -307,7 +312,7 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
     // The gateway (Kong) answers before PostgREST, with no PostgREST code.
     return new DatabaseError(
       'DB_UNAVAILABLE',
-      `${apiLabel(context)} rejected the service's API key (HTTP ${status}): check SUPABASE_KEY ` +
+      `${ApiLabel(context)} rejected the service's API key (HTTP ${status}): check SUPABASE_KEY ` +
         '(the service_role key is expected).',
       { cause, details },
     );
@@ -315,7 +320,7 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
   if (status === 404 && code === '') {
     return new DatabaseError(
       'DB_UNAVAILABLE',
-      `${apiLabel(context)} has no endpoint for ${table ?? 'the table'} (HTTP 404): check SUPABASE_URL ` +
+      `${ApiLabel(context)} has no endpoint for ${table ?? 'the table'} (HTTP 404): check SUPABASE_URL ` +
         `and that the table exists. ${MIGRATIONS_HINT}`,
       { cause, details },
     );
@@ -323,14 +328,14 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
   if (status === 504 || code === 'PGRST003') {
     return new DatabaseError(
       'DB_TIMEOUT',
-      `${apiLabel(context)} timed out waiting for the database (HTTP ${status}).`,
+      `${ApiLabel(context)} timed out waiting for the database (HTTP ${status}).`,
       { cause, details, retryAfterSeconds: 1 },
     );
   }
   if (status >= 500 || /^(08|53|57|58|XX)/.test(code) || /^PGRST00[0-2]$/.test(code)) {
     return new DatabaseError(
       'DB_UNAVAILABLE',
-      `${apiLabel(context)} could not run the ${context.operation ?? 'request'} (HTTP ${status}${code ? `, ${code}` : ''}); ` +
+      `${ApiLabel(context)} could not run the ${context.operation ?? 'request'} (HTTP ${status}${code ? `, ${code}` : ''}); ` +
         'the database may be down or restarting.',
       { cause, details, retryAfterSeconds: 1 },
     );
@@ -378,7 +383,7 @@ export function mapSupabaseError(err: unknown, context: SupabaseErrorContext = {
     case 'timeout':
       return new DatabaseError(
         'DB_TIMEOUT',
-        `${apiLabel(context)} did not answer the ${context.operation ?? 'request'}` +
+        `${ApiLabel(context)} did not answer the ${context.operation ?? 'request'}` +
           `${context.table ? ` on ${context.table.name}` : ''} within ${err.timeoutMs ?? '?'} ms.`,
         {
           cause: err,
