@@ -81,6 +81,12 @@ function asRow(value: unknown): RawRow | undefined {
 /** The compiled worker script next to this file (dist/src/adapters/sqlite/worker.js). */
 const WORKER_FILE = path.join(__dirname, 'worker.js');
 
+/** How long a clean close may take (checkpoint included) before the thread is terminated (ms). */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** How long close() / terminate() wait for the thread to exit before returning anyway (ms). */
+const EXIT_WAIT_MS = 1_000;
+
 /**
  * SQL texts a connection numbers; beyond this the text is sent with each request (search queries
  * with arbitrary filter combinations must not grow the map without bound).
@@ -240,23 +246,57 @@ export class WorkerConnection implements SqliteConnection {
     return (await this.#control({ id: ++this.#nextId, op: 'ping' })) === true;
   }
 
+  /**
+   * Closes cleanly: the worker checkpoints (writer) and closes the database, then the thread ends.
+   *
+   * A connection with requests still in flight is being force-closed (pool shutdown past its grace
+   * period). Its callers are rejected at once (DB_UNAVAILABLE) and the thread is terminated. Note
+   * that a statement already running inside SQLite cannot be interrupted (better-sqlite3 has no
+   * sqlite3_interrupt): the thread ends when that statement returns, and so the process cannot exit
+   * before it. close() waits at most {@link EXIT_WAIT_MS} for that, so shutdown never hangs here;
+   * SQLite rolls an interrupted transaction back on the next open.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      try {
-        if (!this.#broken) await this.#control({ id: ++this.#nextId, op: 'close' });
-      } catch {
-        // A failed clean close still ends in terminate() below; nothing else can be done here.
+      if (this.#pending.size > 0) {
+        this.#fail(
+          new DatabaseError(
+            'DB_UNAVAILABLE',
+            `The SQLite ${this.role} connection was force-closed (shutdown) while a statement was running.`,
+          ),
+        );
+      } else if (!this.#broken) {
+        await withTimeout(this.#control({ id: ++this.#nextId, op: 'close' }), CLOSE_TIMEOUT_MS).catch(
+          () => undefined,
+        );
       }
-      await this.#worker.terminate();
-      await this.#exited;
+      await this.#end();
     })();
     return this.#closing;
   }
 
+  /**
+   * Ends the thread abruptly, as a crash would. Requests in flight are rejected when the thread has
+   * actually exited (after the statement it is running, if any; see {@link close}).
+   */
   async terminate(): Promise<void> {
-    await this.#worker.terminate();
-    await this.#exited;
+    await this.#end();
   }
+
+  async #end(): Promise<void> {
+    // terminate() resolves only once the thread has exited; bounded for the reason given in close().
+    this.#worker.terminate().catch(() => undefined);
+    await withTimeout(this.#exited, EXIT_WAIT_MS).catch(() => undefined);
+  }
+}
+
+/** Resolves like `promise`, or rejects after `ms` milliseconds. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 // ---------------------------------------------------------------------------------------------

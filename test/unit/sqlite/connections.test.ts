@@ -205,7 +205,7 @@ describe('SQLite connections', function () {
       const subject = await createSqliteAdapter('worker', { readers: { min: 1, max: 1 } });
       try {
         const pool = subject.adapter.readerPool;
-        const n = await pool.withConnection((c) => calibrate(c, 1_500));
+        const n = await pool.withConnection((c) => calibrate(c, 800));
         let victim: SqliteConnection | null = null;
         const inFlight = pool.withConnection((c) => {
           victim = c;

@@ -120,6 +120,34 @@ describe('SQLite adapter lifecycle', function () {
     });
   }
 
+  it('worker mode: stop() does not hang on a query still running past the grace period', async () => {
+    const subject = await createSqliteAdapter('worker', {
+      readers: { min: 1, max: 1 },
+      pool: { ...TEST_POOL_SETTINGS, shutdownGraceMs: 100 },
+    });
+    try {
+      // Far longer than the grace period (the recursive CTE runs for seconds).
+      const slow = subject.adapter.readerPool.withConnection((c) =>
+        c.get(
+          'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1e9) SELECT sum(x) FROM c',
+        ),
+      );
+      const outcome = slow.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await subject.adapter.stop();
+      expect(Date.now() - started, 'stop() duration (ms)').to.be.below(2_500);
+      const err = await outcome;
+      expect(err).to.be.instanceOf(DatabaseError);
+      expect((err as DatabaseError).code).to.equal('DB_UNAVAILABLE');
+    } finally {
+      await subject.cleanup();
+    }
+  });
+
   describe('migrations at start-up', () => {
     let dir: string;
     let migrations: string;
