@@ -127,6 +127,14 @@ export interface HealthReport {
 const SATURATION = 0.9;
 
 /**
+ * Pools that no setting sizes: SQLite's writer is one connection by design (§5). A write in
+ * progress (100 % in use) or a short queue behind it is its normal state under concurrent writes,
+ * not saturation, and DB_POOL_MAX_CONNECTIONS would not change it — so neither degrades health nor
+ * earns that advice; only refused acquires (timeouts, rejections) do.
+ */
+const SINGLE_WRITER_POOLS: ReadonlySet<string> = new Set(['sqlite-write']);
+
+/**
  * healthy: the test query passed and every pool is healthy with room to spare;
  * degraded: the test query passed but a pool reports failed checks, waiters or ≥ 90 % use;
  * unhealthy: the test query failed (the database cannot serve requests).
@@ -136,10 +144,11 @@ export async function healthReport(adapter: DatabaseAdapter): Promise<HealthRepo
   const pools = adapter.pools().map((pool) => {
     const s = pool.stats();
     const utilization = s.max === 0 ? 0 : s.used / s.max;
+    const singleWriter = SINGLE_WRITER_POOLS.has(s.name);
     const issues: string[] = [];
     if (!s.healthy) issues.push(`last health check failed: ${s.lastHealthError ?? 'unknown error'}`);
-    if (s.pending > 0) issues.push(`${s.pending} callers waiting for a connection`);
-    if (utilization >= SATURATION) issues.push(`${Math.round(utilization * 100)} % of connections in use`);
+    if (s.pending > 0 && !singleWriter) issues.push(`${s.pending} callers waiting for a connection`);
+    if (utilization >= SATURATION && !singleWriter) issues.push(`${Math.round(utilization * 100)} % of connections in use`);
     return {
       pool: s.name,
       healthy: s.healthy,
@@ -205,20 +214,26 @@ export function recommendations(pools: readonly PoolReport[], suspects: readonly
         message: `${p.pool}: ${p.health_check_failures} failed health checks since ${p.last_reset}${p.last_health_error ? ` (last: ${p.last_health_error})` : ''}; check the database's availability.`,
       });
     }
+    const singleWriter = SINGLE_WRITER_POOLS.has(p.pool);
+    // DB_POOL_MAX_CONNECTIONS does not size the single writer; fewer, larger transactions help it.
+    const remedy = singleWriter
+      ? 'all writes share its one connection: send rows in batches (POST /batch), keep transactions short, or reduce write load'
+      : 'raise DB_POOL_MAX_CONNECTIONS or shorten the work done while holding a connection';
     if (p.wait_time_ms.p95 !== null && p.wait_time_ms.p95 > 100) {
       out.push({
         kind: 'slow_acquires',
         severity: 'warning',
         pool: p.pool,
-        message: `${p.pool}: 95 % of acquires waited up to ${p.wait_time_ms.p95} ms for a connection; raise DB_POOL_MAX_CONNECTIONS or shorten the work done while holding one.`,
+        message: `${p.pool}: 95 % of acquires waited up to ${p.wait_time_ms.p95} ms for a connection; ${remedy}.`,
       });
     }
-    if (p.timeouts > 0 || p.rejected > 0 || p.utilization >= SATURATION || p.pending_requests > 0) {
+    const refused = p.timeouts > 0 || p.rejected > 0;
+    if (refused || (!singleWriter && (p.utilization >= SATURATION || p.pending_requests > 0))) {
       out.push({
         kind: 'saturation',
-        severity: p.timeouts > 0 || p.rejected > 0 ? 'critical' : 'warning',
+        severity: refused ? 'critical' : 'warning',
         pool: p.pool,
-        message: `${p.pool}: saturated (${p.timeouts} acquire timeouts, ${p.rejected} rejected, ${p.pending_requests} waiting, ${Math.round(p.utilization * 100)} % in use); raise DB_POOL_MAX_CONNECTIONS or reduce load.`,
+        message: `${p.pool}: saturated (${p.timeouts} acquire timeouts, ${p.rejected} rejected, ${p.pending_requests} waiting, ${Math.round(p.utilization * 100)} % in use); ${singleWriter ? remedy : 'raise DB_POOL_MAX_CONNECTIONS or reduce load'}.`,
       });
     }
     if (p.max_connections > p.min_connections && acquires >= MIN_SAMPLES && p.average_active_connections < p.max_connections * 0.1 && p.max_connections >= 10) {

@@ -187,6 +187,76 @@ describe('JSON metrics API', function () {
     });
   });
 
+  describe('concurrent writes on the single writer connection', function () {
+    let service: TestService;
+    let sessionId: string;
+
+    before(async function () {
+      service = await startTestService({ env: { DB_POOL_CONNECTION_TIMEOUT: '0.02' } });
+      sessionId = (await new Fixtures(service).session()).id as string;
+    });
+
+    after(async function () {
+      await service?.stop();
+    });
+
+    const batch = (n: number): { items: Row[] } => ({
+      items: Array.from({ length: n }, (_, i) => ({ session_id: sessionId, title: `Plot ${i}`, summary: 'x'.repeat(200) })),
+    });
+
+    it('a busy writer (100 % in use, callers queued) is neither "degraded" nor told to raise DB_POOL_MAX_CONNECTIONS', async function () {
+      let writing = true;
+      const writer = async (): Promise<void> => {
+        while (writing) {
+          const res = await service.request('POST', '/api/plots/batch', batch(50));
+          if (res.status !== 201) expectApiError(res, 503, 'DB_POOL_TIMEOUT');
+        }
+      };
+      const writers = [writer(), writer(), writer()];
+      let sawWriterBusy = false;
+      try {
+        for (let i = 0; i < 15; i++) {
+          const health = await service.request('GET', '/metrics/database/health');
+          const report = expectOk<HealthReport>(health);
+          const writerPool = report.pools.find((p) => p.pool === 'sqlite-write')!;
+          if (writerPool.utilization === 1) sawWriterBusy = true;
+          expect(writerPool.issues, JSON.stringify(writerPool)).to.deep.equal([]);
+          expect(report.status).to.equal('healthy');
+        }
+      } finally {
+        writing = false;
+        await Promise.all(writers);
+      }
+      expect(sawWriterBusy, 'the writer was seen in use').to.equal(true);
+      const summary = expectOk<PerformanceSummary>(await service.request('GET', '/metrics/performance/summary'));
+      for (const r of summary.recommendations.filter((x) => x.pool === 'sqlite-write')) {
+        expect(r.message, r.kind).not.to.include('DB_POOL_MAX_CONNECTIONS');
+        // Only refused acquires make a saturated writer.
+        if (r.kind === 'saturation') expect(poolOf(summary, 'sqlite-write').timeouts).to.be.greaterThan(0);
+      }
+    });
+
+    it('writes refused by the acquire timeout → 503 DB_POOL_TIMEOUT and a critical writer saturation advising batches', async function () {
+      expectOk(await service.request('POST', '/metrics/database/pool/reset'));
+      let timedOut: Awaited<ReturnType<TestService['request']>> | undefined;
+      for (let round = 0; round < 5 && !timedOut; round++) {
+        const responses = await Promise.all(Array.from({ length: 8 }, () => service.request('POST', '/api/plots/batch', batch(500))));
+        for (const res of responses) if (res.status !== 201) expectApiError(res, 503, 'DB_POOL_TIMEOUT');
+        timedOut = responses.find((r) => r.status === 503);
+      }
+      expect(timedOut, 'some write waited past DB_POOL_CONNECTION_TIMEOUT').not.to.equal(undefined);
+      expect(timedOut!.headers.get('retry-after')).to.equal('1');
+
+      const summary = expectOk<PerformanceSummary>(await service.request('GET', '/metrics/performance/summary'));
+      const writer = poolOf(summary, 'sqlite-write');
+      expect(writer.timeouts).to.be.greaterThan(0);
+      const saturation = summary.recommendations.find((r) => r.kind === 'saturation' && r.pool === 'sqlite-write');
+      expect(saturation, JSON.stringify(summary.recommendations)).to.include({ severity: 'critical' });
+      expect(saturation!.message).to.include(`${writer.timeouts} acquire timeouts`).and.include('batches');
+      expect(saturation!.message).not.to.include('DB_POOL_MAX_CONNECTIONS');
+    });
+  });
+
   describe('hit rate with a cold pool (min 0 readers)', function () {
     let service: TestService;
 
