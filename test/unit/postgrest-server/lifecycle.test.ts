@@ -151,6 +151,33 @@ describe(`PostgREST test server: lifecycle, options and routing (${backendName()
         });
       }
     });
+    it('is not injectable: values are bound, identifiers come from the schema cache and are quoted', async () => {
+      await server.executor.execScript(`CREATE TABLE "we""ird; table" ("co""l" text, "x;y" int)`);
+      await server.executor.query(`INSERT INTO "we""ird; table" VALUES ('v''1', 1)`);
+      const weird = await rest(
+        server,
+        `/${encodeURIComponent('we"ird; table')}?select=${encodeURIComponent('"co\\"l","x;y"')}`,
+      );
+      expect(weird.status, weird.text).to.equal(200);
+      expect(weird.json()).to.deep.equal([{ 'co"l': "v'1", 'x;y': 1 }]);
+
+      const attempts = [
+        `/items?name=eq.${encodeURIComponent("x'; DROP TABLE items; --")}`,
+        `/items?name=in.(${encodeURIComponent("a');DROP TABLE items;--")})`,
+        `/items?select=${encodeURIComponent('id;DROP TABLE items')}`,
+        `/items?order=${encodeURIComponent('id;DROP TABLE items')}`,
+        `/${encodeURIComponent('items;DROP TABLE items')}`,
+        `/items?select=${encodeURIComponent('qty::int);DROP TABLE items;--')}`,
+      ];
+      for (const path of attempts) {
+        const response = await rest(server, path);
+        expect(response.status, path).to.be.oneOf([200, 400, 404, 501]);
+      }
+      const { rows } = await server.executor.query(
+        `SELECT to_regclass('public.items') IS NOT NULL AS present`,
+      );
+      expect(rows).to.deep.equal([{ present: true }]);
+    });
   });
 
   describe('schema cache', () => {
