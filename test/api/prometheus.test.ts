@@ -79,6 +79,8 @@ describe('Prometheus exposition (/metrics)', function () {
     expectOk(await service.request('GET', `/api/plots?include=author`));
     expectApiError(await service.request('GET', `/api/plots/${missingId()}`), 404, 'NOT_FOUND');
     expectApiError(await service.request('POST', '/api/users', { email: graph.user.email, display_name: 'x' }), 409, 'CONFLICT');
+    expectApiError(await service.request('POST', '/api/plots', '{"title":', { 'content-type': 'application/json' }), 400, 'VALIDATION_FAILED');
+    expectApiError(await service.request('PATCH', `/api/plots/${missingId()}`, 'x', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
   after(async function () {
@@ -179,6 +181,9 @@ describe('Prometheus exposition (/metrics)', function () {
     expect(http('POST', '/api/users', 201)).to.equal(1);
     expect(http('POST', '/api/users', 409)).to.equal(1);
     expect(http('POST', '/api/plots', 201)).to.equal(1);
+    // Errors raised inside the nested routers (and by the body parser) keep the full template.
+    expect(http('POST', '/api/plots', 400)).to.equal(1);
+    expect(http('PATCH', '/api/plots/:id', 415)).to.equal(1);
     for (const sample of select(metrics, 'http_server_request_duration_seconds_count')) {
       expect(sample.labels.http_route).to.match(/^(unmatched|\/[a-z_/:]*)$/);
       expect(sample.labels.http_route).not.to.match(/[0-9a-f]{8}-/);
