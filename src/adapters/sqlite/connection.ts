@@ -112,6 +112,7 @@ export class WorkerConnection implements SqliteConnection {
   #onHello: Pending | null = null;
   /** Numbers assigned to SQL texts already sent to this worker (see StatementRequest). */
   readonly #statementIds = new Map<string, number>();
+  #nextStatementId = 0;
 
   private constructor(worker: Worker, role: 'reader' | 'writer') {
     this.#worker = worker;
@@ -181,7 +182,8 @@ export class WorkerConnection implements SqliteConnection {
     for (const p of pending) p.reject(error);
   }
 
-  #request(id: number, request: WorkerRequest): Promise<unknown> {
+  /** Sends one request; `unsent` runs when it could not be sent at all (nothing reached the worker). */
+  #request(id: number, request: WorkerRequest, unsent?: () => void): Promise<unknown> {
     if (this.#broken) {
       return Promise.reject(
         new DatabaseError(
@@ -192,7 +194,14 @@ export class WorkerConnection implements SqliteConnection {
     }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage(request);
+      try {
+        this.#worker.postMessage(request);
+      } catch (err) {
+        // Parameters that cannot be cloned (a function, a symbol): nothing was sent.
+        this.#pending.delete(id);
+        unsent?.();
+        reject(err);
+      }
     });
   }
 
@@ -206,9 +215,12 @@ export class WorkerConnection implements SqliteConnection {
     if (known !== undefined) return this.#request(id, [id, MODE_CODES[mode], known, params]);
     if (this.#statementIds.size >= MAX_STATEMENT_IDS)
       return this.#request(id, [id, MODE_CODES[mode], sql, params]);
-    const statementId = this.#statementIds.size + 1;
+    const statementId = ++this.#nextStatementId;
     this.#statementIds.set(sql, statementId);
-    return this.#request(id, [id, MODE_CODES[mode], statementId, params, sql]);
+    // If this request never leaves, the worker never learns the number: forget it here too.
+    return this.#request(id, [id, MODE_CODES[mode], statementId, params, sql], () =>
+      this.#statementIds.delete(sql),
+    );
   }
 
   async all(sql: string, params: readonly unknown[] = []): Promise<RawRow[]> {
@@ -235,11 +247,15 @@ export class WorkerConnection implements SqliteConnection {
     const statements: [number, string][] = [];
     for (const sql of sqls) {
       if (this.#statementIds.has(sql) || this.#statementIds.size >= MAX_STATEMENT_IDS) continue;
-      const statementId = this.#statementIds.size + 1;
+      const statementId = ++this.#nextStatementId;
       this.#statementIds.set(sql, statementId);
       statements.push([statementId, sql]);
     }
-    return Number(await this.#control({ id: ++this.#nextId, op: 'prepare', statements }));
+    const id = ++this.#nextId;
+    const sent = this.#request(id, { id, op: 'prepare', statements }, () => {
+      for (const [, sql] of statements) this.#statementIds.delete(sql);
+    });
+    return Number(await sent);
   }
 
   async ping(): Promise<boolean> {

@@ -168,6 +168,13 @@ describe('SQLite connections', function () {
             expect((err as { code?: unknown }).code).to.equal('SQLITE_ERROR');
             expect((err as Error).message).to.match(/no such table: nowhere/);
           }
+          // Parameters that cannot be bound are refused without harming the connection.
+          const unbindable = await c.get('SELECT ? AS a', [() => 1]).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(unbindable).to.be.instanceOf(Error);
+          expect(await c.get('SELECT ? AS a', [5])).to.deep.equal({ a: 5 });
           // Warm-up preparation skips what cannot be prepared instead of failing the connection.
           expect(await c.prepare(['SELECT 2 AS two', 'SELECT * FROM nowhere'])).to.equal(1);
           expect(await c.get('SELECT 2 AS two')).to.deep.equal({ two: 2 });
