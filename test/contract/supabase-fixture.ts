@@ -54,6 +54,28 @@ export function startMigratedServer(options: PostgrestTestServerOptions = {}): P
   });
 }
 
+let shared: Promise<PostgrestTestServer> | null = null;
+
+/**
+ * One migrated database per test process, behind a server that is started on first use and
+ * stopped by a root `after` hook: a PGlite database costs seconds, another server on it costs
+ * milliseconds (see startMigratedServer's `executor`). Suites that need their own sockets, stats,
+ * faults or options start their own server on `executor`.
+ */
+export function sharedMigratedServer(): Promise<PostgrestTestServer> {
+  shared ??= startMigratedServer({ keepAliveTimeoutMs: 60_000 });
+  return shared;
+}
+
+// Registered when mocha loads this file (root level), so it runs once after every suite.
+if (typeof after === 'function') {
+  after(async () => {
+    const server = await shared?.catch(() => null);
+    shared = null;
+    await server?.stop();
+  });
+}
+
 export interface SupabaseTestAdapter {
   readonly adapter: SupabaseAdapter;
   readonly server: PostgrestTestServer;

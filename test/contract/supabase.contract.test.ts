@@ -3,9 +3,13 @@
  * test server, on PGlite (default) or the PostgreSQL at TEST_DATABASE_URL.
  */
 import { describeAdapterContract } from './adapter-contract.js';
-import { createSupabaseTestAdapter, databaseBackend } from './supabase-fixture.js';
+import { createSupabaseTestAdapter, databaseBackend, sharedMigratedServer } from './supabase-fixture.js';
 
 describeAdapterContract(`Supabase (PostgREST test server on ${databaseBackend()})`, async () => {
-  const { adapter, operations, cleanup } = await createSupabaseTestAdapter();
+  const base = await sharedMigratedServer();
+  // A server of the suite's own on the shared database (every test makes its own rows).
+  const { adapter, operations, cleanup } = await createSupabaseTestAdapter({
+    serverOptions: { executor: base.executor },
+  });
   return { adapter, operations, cleanup };
 });

@@ -1,8 +1,7 @@
 /**
  * Shared fixtures of the Supabase adapter's unit tests. A migrated PGlite database costs seconds,
- * so the whole run shares one (created on first use, stopped by a root `after` hook); each test
- * that counts sockets or injects faults gets its own server on top of it (milliseconds), so its
- * stats and faults are its own.
+ * so the whole run shares one (see sharedMigratedServer); each test that counts sockets or injects
+ * faults gets its own server on top of it (milliseconds), so its stats and faults are its own.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -14,25 +13,17 @@ import { AppError, type ErrorCode } from '../../../src/errors/index.js';
 import { TABLES } from '../../../src/schema/tables.js';
 import {
   createSupabaseTestAdapter,
+  sharedMigratedServer,
   startMigratedServer,
   type SupabaseTestAdapter,
   type SupabaseTestAdapterOptions,
 } from '../../contract/supabase-fixture.js';
 import type { PostgrestTestServer, PostgrestTestServerOptions } from '../../support/postgrest/index.js';
 
-let shared: Promise<PostgrestTestServer> | null = null;
-
 /** The run's migrated database, behind a server that tests may use for plain reads and writes. */
 export function sharedServer(): Promise<PostgrestTestServer> {
-  shared ??= startMigratedServer({ keepAliveTimeoutMs: 60_000 });
-  return shared;
+  return sharedMigratedServer();
 }
-
-after(async () => {
-  const server = await shared?.catch(() => null);
-  await server?.stop();
-  shared = null;
-});
 
 /**
  * A server of its own on the shared database (own sockets, stats, faults and options). Idle
