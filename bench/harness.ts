@@ -261,6 +261,8 @@ export interface BenchmarkResult {
   readonly rounds: number;
   readonly warmup: number;
   readonly machine: MachineInfo;
+  /** 1/5/15-minute load averages when the benchmark started (`machine.loadAvg` is at the end). */
+  readonly loadAvgAtStart: readonly number[];
   readonly rows: ReadonlyArray<ResultRow & { readonly verdict: Verdict }>;
   /** Anything else worth keeping (query counts, byte sizes, series lists, raw latencies…). */
   readonly extra: Record<string, unknown>;
@@ -424,7 +426,10 @@ export interface BenchmarkDefinition {
 
 export function printResult(result: BenchmarkResult): void {
   const rows = result.rows.map((r) => tableCells(r));
-  console.log(`\n${result.title} (${result.rounds} rounds after ${result.warmup} warm-up; ${fmt(result.durationS)} s)`);
+  console.log(
+    `\n${result.title} (${result.rounds} rounds after ${result.warmup} warm-up; ${fmt(result.durationS)} s; ` +
+      `load average ${result.loadAvgAtStart[0]} → ${result.machine.loadAvg[0]} on ${result.machine.cpus} CPUs)`,
+  );
   console.log(textTable(TABLE_HEADER, rows));
   for (const note of result.notes) console.log(`  note: ${note}`);
 }
@@ -458,6 +463,7 @@ export async function runBenchmark(def: BenchmarkDefinition, argv: readonly stri
     },
   };
   const startedAt = new Date();
+  const loadAvgAtStart = os.loadavg().map((v) => Math.round(v * 100) / 100);
   const started = performance.now();
   console.log(`== ${def.name}: ${def.title}`);
   let output: BenchmarkOutput;
@@ -481,6 +487,7 @@ export async function runBenchmark(def: BenchmarkDefinition, argv: readonly stri
     rounds,
     warmup,
     machine: machineInfo(),
+    loadAvgAtStart,
     rows: output.rows.map((r) => ({ ...r, verdict: verdict(r) })),
     extra: output.extra ?? {},
     notes: output.notes ?? [],

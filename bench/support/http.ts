@@ -334,3 +334,17 @@ export function rssOf(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** User + system CPU time of a process in ms (Linux /proc, clock ticks of 10 ms), or NaN. */
+export function cpuTimeOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return (utime + stime) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
