@@ -95,8 +95,8 @@ function assertOptions(options: SqliteAdapterOptions): void {
   if (!Number.isInteger(options.busyTimeoutMs) || options.busyTimeoutMs < 0) {
     problems.push('busyTimeoutMs must be an integer >= 0');
   }
-  if (problems.length > 0)
-    throw new ValidationError(`Invalid SQLite adapter options: ${problems.join('; ')}.`, { problems });
+  // A programming or configuration error, not a bad request: a plain Error (like ObservedPool's).
+  if (problems.length > 0) throw new Error(`Invalid SQLite adapter options: ${problems.join('; ')}.`);
 }
 
 export class SqliteAdapter implements DatabaseAdapter {
@@ -296,7 +296,8 @@ export class SqliteAdapter implements DatabaseAdapter {
       try {
         return await pool.withConnection(fn);
       } catch (err) {
-        throw mapSqliteError(err, { table, operation: info.operation, path: this.#path });
+        // No file path here: these messages reach API clients; start-up errors (for operators) name it.
+        throw mapSqliteError(err, { table, operation: info.operation });
       }
     });
   }

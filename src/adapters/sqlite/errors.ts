@@ -60,6 +60,10 @@ function fileLabel(context: SqliteErrorContext): string {
   return context.path === undefined ? 'the database file' : `the database file ${context.path}`;
 }
 
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function withRow(details: Record<string, unknown>, err: unknown): Record<string, unknown> {
   const row = rowIndexOf(err);
   return row === undefined ? details : { ...details, row };
@@ -135,14 +139,14 @@ export function mapSqliteError(err: unknown, context: SqliteErrorContext = {}): 
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new DatabaseError(
       'DB_BUSY',
-      `${fileLabel(context)} stayed locked by another connection or process past the busy timeout; retry shortly.`,
+      `${capitalized(fileLabel(context))} stayed locked by another connection or process past the busy timeout; retry shortly.`,
       { cause: err, retryAfterSeconds: 1 },
     );
   }
   if (code.startsWith('SQLITE_READONLY')) {
     return new DatabaseError(
       'DB_READ_ONLY',
-      `${fileLabel(context)} refuses writes: check that the file and its directory are writable by the service ` +
+      `${capitalized(fileLabel(context))} refuses writes: check that the file and its directory are writable by the service ` +
         'and that the disk is not mounted read-only.',
       { cause: err },
     );
@@ -159,7 +163,7 @@ export function mapSqliteError(err: unknown, context: SqliteErrorContext = {}): 
   if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
     return new DatabaseError(
       'DB_CORRUPT',
-      `${fileLabel(context)} is damaged or is not an SQLite database; restore it from a backup.`,
+      `${capitalized(fileLabel(context))} is damaged or is not an SQLite database; restore it from a backup.`,
       { cause: err },
     );
   }
