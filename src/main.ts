@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     container.beginShutdown();
     const { forcedRequests } = await http.close(graceMs);
     if (forcedRequests > 0) logger.warn({ forced_requests: forcedRequests }, 'closed requests still running after the grace period');
-    await container.stop();
+    await container.stop().catch((err: unknown) => logger.error({ err }, 'stopping the pools failed'));
     await stopTracing().catch((err: unknown) => logger.warn({ err }, 'flushing spans failed'));
     logger.info('stopped');
     logger.flush();

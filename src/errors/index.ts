@@ -12,6 +12,7 @@
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, meaning: 'The request does not match the documented shape.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The request body is not JSON.' },
+  UNAUTHORIZED: { status: 401, meaning: 'The metrics and admin endpoints need the bearer token (METRICS_TOKEN).' },
   NOT_FOUND: { status: 404, meaning: 'No row (or route) with that identity exists.' },
   CONFLICT: { status: 409, meaning: 'The write violates a unique or foreign-key constraint.' },
   PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The request body or batch exceeds the configured limit.' },

@@ -1,12 +1,13 @@
 /**
  * The express application: middleware order matters and is kept here, in one place.
  *
- *   request id → shutdown guard → HTTP metrics → routes → 404 → error middleware
+ *   request id → shutdown guard → HTTP metrics → probes → metrics token → routes → 404 → errors
  */
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Container } from '../container.js';
 import { AppError } from '../errors/index.js';
 import { apiRouter } from './api/router.js';
+import { requireBearerToken } from './auth.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { healthRouter } from './health.js';
 import { metricsApiRouter } from './metrics-api.js';
@@ -49,6 +50,8 @@ export function createApp(container: Container, options: AppOptions = {}): Expre
   app.use(httpMetrics(container.metrics, container.runtime));
 
   app.use(healthRouter(container));
+  // Everything under /metrics (Prometheus text, the JSON API, the reset) needs the token when set.
+  app.use('/metrics', requireBearerToken(container.config.http.metricsToken));
   app.get('/metrics', async (req, res, next) => {
     try {
       const { contentType, body } = await container.metrics.render(req.get('accept'));
