@@ -10,7 +10,8 @@
  * are off; the adapter retries idempotent reads (GET) only, on connection failures and
  * gateway 502/503/504, at most `readRetries` times with exponential back-off and jitter, each
  * attempt on a freshly acquired connection. Writes are never retried (their outcome may be unknown
- * after a lost answer). `error` is checked on every response and mapped in errors.ts.
+ * after a lost answer); only the compensation steps below, which are idempotent (delete by id,
+ * write back the values read), are. `error` is checked on every response and mapped in errors.ts.
  *
  * Instrumentation. Every read request is one operation (`SELECT`, queryText `GET /rest/v1/<table>`,
  * no values); a single-row write is one operation; a batch (`insertMany`, `updateMany`) is one
@@ -20,8 +21,9 @@
  *
  * Reads never stop silently at PostgREST's `db-max-rows`: look-ups page by primary key (keyset,
  * `order=id`, `id=gt.<last>`) until the exact count taken with the first page is reached, and a
- * search pages by offset until its limit is filled. `in.(…)` lists hold at most 200 values and
- * ~6.8 KB, so every request target stays well under the 8 KiB request line of nginx/Kong.
+ * search pages by offset until its limit is filled. `in.(…)` lists hold at most 6,800 encoded
+ * characters (206 UUIDs, sent without hyphens) and 250 values, so request targets stay around
+ * 7 KB, well under the 8 KiB request line of nginx/Kong; longer URLs are refused before sending.
  *
  * Atomicity (a single PostgREST request is one transaction; several requests are not):
  * - insertMany sends one request while the body stays under `maxBodyBytes` (1 MiB), which is
@@ -29,7 +31,10 @@
  *   written are deleted again by id (ids are generated client-side) and the original error is
  *   reported. This is all-or-nothing for readers *after* the call returns, not isolated while it
  *   runs: a concurrent reader may briefly see the earlier chunks. If a chunk's answer is lost (a
- *   timeout or reset after sending), its rows are read back and removed too when they were written.
+ *   timeout or reset after sending), its rows are read back and removed too when they were written;
+ *   a timed-out chunk that the server commits only after that read-back (PostgREST does not cancel
+ *   a statement when the client goes away) is left behind, which the error reports as
+ *   `outcome_unknown`.
  * - updateMany first reads the current rows (NotFoundError, nothing written, if any id is missing),
  *   then groups the updates by their set of changed columns (a PostgREST bulk body must share its
  *   keys, or missing keys are written as NULL/default) and writes each group with one upsert
@@ -427,14 +432,17 @@ export class SupabaseAdapter implements DatabaseAdapter {
     idempotent: boolean,
   ): Promise<Reply> {
     const retries = idempotent ? this.#options.readRetries : 0;
-    for (let attempt = 0; ; attempt++) {
+    let failure: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0) await sleep(retryDelayMs(attempt - 1, this.#retryBaseDelayMs));
       try {
         return await this.#pool.withConnection((connection) => connection.send(method, table.name, build));
       } catch (err) {
-        if (attempt >= retries || !isTransient(err)) throw err;
-        await sleep(retryDelayMs(attempt, this.#retryBaseDelayMs));
+        if (!isTransient(err)) throw err;
+        failure = err;
       }
     }
+    throw failure;
   }
 
   /** One instrumented operation; failures leave it as mapped AppErrors. */
