@@ -478,7 +478,12 @@ export function createApiHandler(options: HandlerOptions): (request: ApiRequest)
     const denied = checkAuth(request);
     if (denied !== undefined) return denied;
 
-    const resource = decodeURIComponent(pathname.slice(REST_PREFIX.length));
+    let resource: string;
+    try {
+      resource = decodeURIComponent(pathname.slice(REST_PREFIX.length));
+    } catch {
+      return { status: 404, headers: {} }; // malformed percent-encoding names no relation
+    }
     if (resource === '') throw notImplemented('The OpenAPI root endpoint');
     if (resource.startsWith('rpc/')) throw notImplemented('Functions (/rpc/...)');
     if (resource.includes('/')) return { status: 404, headers: {} };

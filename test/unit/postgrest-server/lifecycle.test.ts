@@ -212,6 +212,30 @@ describe(`PostgREST test server: lifecycle, options and routing (${backendName()
       expect(fresh.json()).to.deep.equal([{ label: 'x' }]);
     });
 
+    it('maxUrlLength and maxBodyBytes answer 414 / 413 with a proxy-style HTML page', async () => {
+      const limited = await startPostgrestTestServer({
+        executor: server.executor,
+        supabaseCompat: false,
+        maxUrlLength: 200,
+        maxBodyBytes: 1024,
+      });
+      try {
+        const longUrl = await fetch(`${limited.restUrl}/items?name=eq.${'x'.repeat(300)}`);
+        expect(longUrl.status).to.equal(414);
+        expect(longUrl.headers.get('content-type')).to.equal('text/html');
+        const bigBody = await fetch(`${limited.restUrl}/items`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ name: 'y'.repeat(2000) }),
+        });
+        expect(bigBody.status).to.equal(413);
+        const fine = await fetch(`${limited.restUrl}/items?limit=1`);
+        expect(fine.status).to.equal(200);
+      } finally {
+        await limited.stop();
+      }
+    });
+
     it('a server sharing an executor leaves it open when it stops', async () => {
       const extra = await startPostgrestTestServer({ executor: server.executor, supabaseCompat: false });
       await extra.stop();
