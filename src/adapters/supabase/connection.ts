@@ -68,6 +68,9 @@ interface Exchange {
   tooLong: number | null;
 }
 
+/** Gateway statuses: the request may have reached PostgREST (Cloudflare's 520–524 included). */
+const GATEWAY_STATUSES: ReadonlySet<number> = new Set([502, 504, 520, 521, 522, 523, 524]);
+
 /** Statuses whose responses have no body (the Response constructor refuses one). */
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
@@ -283,11 +286,15 @@ export class SupabaseConnection {
       // A HEAD answer has no body to judge; an error body must be JSON; a 2xx with an error means
       // postgrest-js could not parse the body.
       const parsable = method === 'HEAD' || (status >= 400 && isJson(exchange.contentType));
+      // A gateway error (or a non-PostgREST 5xx) on a write does not prove that nothing was
+      // applied: the proxy may have forwarded the request and lost or timed out the answer.
+      const gateway = GATEWAY_STATUSES.has(status) || (!parsable && status >= 500);
       throw new RequestFailure({
         kind: 'http',
         request,
         status,
         parsable,
+        outcomeUnknown: writes && gateway,
         upstream: parsable && method !== 'HEAD' ? upstreamError(result.error) : null,
         contentRange: exchange.contentRange,
       });

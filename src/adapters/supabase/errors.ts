@@ -170,6 +170,7 @@ function baseDetails(failure: RequestFailure, context: SupabaseErrorContext): Re
   if (context.table !== undefined) details.table = context.table.name;
   if (failure.status !== null) details.status = failure.status;
   if (failure.upstream?.code) details.postgrest_code = failure.upstream.code;
+  if (failure.kind === 'http' && failure.outcomeUnknown) details.outcome_unknown = true;
   return details;
 }
 
@@ -195,11 +196,12 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
       { cause, details },
     );
   }
+  const maybeApplied = failure.outcomeUnknown ? ' The write may or may not have been applied.' : '';
   if (!failure.parsable) {
     return new DatabaseError(
       'DB_BAD_GATEWAY',
       `${ApiLabel(context)} answered HTTP ${status} with a body that is not PostgREST JSON ` +
-        '(probably a proxy or gateway error page).',
+        `(probably a proxy or gateway error page).${maybeApplied}`,
       { cause, details, retryAfterSeconds: status >= 500 ? 1 : undefined },
     );
   }
@@ -328,7 +330,7 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
   if (status === 504 || code === 'PGRST003') {
     return new DatabaseError(
       'DB_TIMEOUT',
-      `${ApiLabel(context)} timed out waiting for the database (HTTP ${status}).`,
+      `${ApiLabel(context)} timed out waiting for the database (HTTP ${status}).${maybeApplied}`,
       { cause, details, retryAfterSeconds: 1 },
     );
   }
@@ -336,7 +338,7 @@ function mapHttp(failure: RequestFailure, context: SupabaseErrorContext): AppErr
     return new DatabaseError(
       'DB_UNAVAILABLE',
       `${ApiLabel(context)} could not run the ${context.operation ?? 'request'} (HTTP ${status}${code ? `, ${code}` : ''}); ` +
-        'the database may be down or restarting.',
+        `the database may be down or restarting.${maybeApplied}`,
       { cause, details, retryAfterSeconds: 1 },
     );
   }

@@ -234,6 +234,14 @@ describe(`Supabase adapter: faults (${databaseBackend()})`, function () {
       const error = await rejection(adapter.count(users, []), 'DB_BAD_GATEWAY');
       expect(error.message).to.not.match(/<html|test-proxy|Bad Gateway<\//i);
       expect(JSON.stringify(error.details)).to.not.match(/<html/i);
+      // On a write, a gateway error leaves the outcome open (the proxy may have forwarded it).
+      server.faults.htmlNext(1, 502);
+      const write = await rejection(
+        adapter.insertOne(users, { email: `g-${randomUUID()}@x.test`, display_name: 'x' }),
+        'DB_BAD_GATEWAY',
+      );
+      expect(write.details).to.deep.include({ status: 502, outcome_unknown: true });
+      expect(write.message).to.match(/may or may not have been applied/);
       server.faults.htmlNext(1, 413);
       const big = await rejection(
         adapter.insertOne(users, { email: `h-${randomUUID()}@x.test`, display_name: 'x' }),
