@@ -11,15 +11,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { DatabaseAdapter, OperationInstrumentation } from './adapters/contract.js';
-import { SqliteAdapter } from './adapters/sqlite/index.js';
+import { SqliteAdapter, type SqliteAdapterOptions } from './adapters/sqlite/index.js';
 import { SupabaseAdapter } from './adapters/supabase/index.js';
 import { redactConfig, type Config } from './config/index.js';
 import {
+  DependencyProbe,
   databaseMetrics,
   healthReport,
   performanceSummary,
   type DatabaseMetrics,
+  type DependencyHealth,
   type HealthReport,
   type PerformanceSummary,
 } from './observability/database-report.js';
@@ -47,8 +50,18 @@ export interface Container {
   getDatabaseMetrics(): DatabaseMetrics;
   /** Resets the windowed numbers and returns what they were just before. */
   resetDatabaseMetrics(): DatabaseMetrics;
-  /** Runs the test query and grades every pool. */
+  /**
+   * Runs the test query (bounded by HEALTH_CHECK_TIMEOUT_MS, shared with any probe in flight) and
+   * grades every pool.
+   */
   checkDatabaseHealth(): Promise<HealthReport>;
+  /**
+   * Readiness: ready when started and the database answers its test query. The verdict of the test
+   * query is cached for {@link READINESS_CACHE_MS}, so probes do not hammer the database.
+   */
+  readiness(): Promise<Readiness>;
+  /** The database's health probe (single-flight, bounded, cached); its stats show what it ran. */
+  readonly databaseProbe: DependencyProbe;
   performanceSummary(): PerformanceSummary;
   /** The effective configuration with secrets as `"***"`. */
   redactedConfig(): unknown;
@@ -64,6 +77,19 @@ export interface Container {
   stop(): Promise<void>;
 }
 
+/** What `/health/ready` reports. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly state: LifecycleState;
+  /** Why the service is not ready (names the failing dependency, or the start-up error), or null. */
+  readonly reason: string | null;
+  /** Each dependency with its verdict and latency. */
+  readonly dependencies: readonly DependencyHealth[];
+}
+
+/** How long readiness reuses the database's last verdict (ms). */
+export const READINESS_CACHE_MS = 1000;
+
 export interface ContainerOptions {
   readonly logger?: Logger;
   /** Overrides the adapter the config would build (tests use this to inject faults). */
@@ -78,10 +104,10 @@ export interface AdapterWiring {
 
 const seconds = (s: number): number => Math.round(s * 1000);
 
-/** Builds the adapter that the config asks for, wired to the metrics. */
-function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAdapter {
+/** The pool settings of the config, in the pool's units. */
+function poolOptionsOf(config: Config): SqliteAdapterOptions['pool'] {
   const pool = config.pool;
-  const poolOptions = {
+  return {
     acquireTimeoutMs: seconds(pool.connectionTimeoutSeconds),
     maxWaitingClients: pool.maxWaitingRequests,
     idleTimeoutMs: seconds(pool.maxIdleTimeSeconds),
@@ -91,6 +117,30 @@ function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAdapter {
     shutdownGraceMs: seconds(config.shutdownGraceSeconds),
     createTimeoutMs: seconds(Math.max(pool.connectionTimeoutSeconds, 5)),
   };
+}
+
+/**
+ * The SQLite adapter's options as the config asks for them, wired to the metrics. Exported so that
+ * fault tests can build the same adapter with a test seam added (`openConnection`) and pass it in
+ * through {@link ContainerOptions.adapter}.
+ */
+export function sqliteAdapterOptions(config: Config, wiring: AdapterWiring): SqliteAdapterOptions {
+  return {
+    path: config.sqlite.path,
+    mode: config.sqlite.executionMode,
+    readers: { min: config.pool.minConnections, max: config.pool.maxConnections },
+    pool: poolOptionsOf(config),
+    busyTimeoutMs: config.sqlite.busyTimeoutMs,
+    journalSizeLimitBytes: config.sqlite.journalSizeLimitBytes,
+    instrumentation: wiring.instrumentation,
+    observer: wiring.observer,
+  };
+}
+
+/** Builds the adapter that the config asks for, wired to the metrics. */
+export function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAdapter {
+  const pool = config.pool;
+  const poolOptions = poolOptionsOf(config);
   if (config.databaseMode === 'supabase') {
     const supabase = config.supabase;
     // loadConfig guarantees it in supabase mode; a hand-built Config might not.
@@ -106,15 +156,7 @@ function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAdapter {
       observer: wiring.observer,
     });
   }
-  return new SqliteAdapter({
-    path: config.sqlite.path,
-    mode: config.sqlite.executionMode,
-    readers: { min: pool.minConnections, max: pool.maxConnections },
-    pool: poolOptions,
-    busyTimeoutMs: config.sqlite.busyTimeoutMs,
-    instrumentation: wiring.instrumentation,
-    observer: wiring.observer,
-  });
+  return new SqliteAdapter(sqliteAdapterOptions(config, wiring));
 }
 
 export function createContainer(config: Config, options: ContainerOptions = {}): Container {
@@ -135,13 +177,17 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
   for (const pool of adapter.pools()) metrics.registerPool(pool);
 
   const runtime = new RuntimeStats();
+  const databaseProbe = new DependencyProbe(config.databaseMode, () => adapter.healthCheck(), config.healthCheckTimeoutMs);
   let state: LifecycleState = 'created';
   let lastStartError: string | null = null;
+  /** How long the last failed start took (ms): the "latency" readiness shows for it. */
+  let lastStartMs = 0;
   let starting: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
 
   async function doStart(): Promise<void> {
     state = 'starting';
+    const startedAt = performance.now();
     try {
       if (config.databaseMode === 'sqlite' && config.sqlite.createDirectory) {
         fs.mkdirSync(path.dirname(config.sqlite.path), { recursive: true });
@@ -153,6 +199,7 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
       logger.info({ pools: adapter.pools().map((p) => p.snapshot()) }, 'database pools warm; service ready');
     } catch (err) {
       lastStartError = err instanceof Error ? err.message : String(err);
+      lastStartMs = performance.now() - startedAt;
       if (state === 'starting') state = 'failed';
       throw err;
     }
@@ -173,7 +220,40 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
       runtime.reset();
       return before;
     },
-    checkDatabaseHealth: () => healthReport(adapter),
+    checkDatabaseHealth: () => healthReport(adapter, () => databaseProbe.probe(0)),
+    databaseProbe,
+    async readiness() {
+      if (state !== 'ready') {
+        // Not started (or start failed, or stopping): the reason is known without asking the database.
+        const reason = lastStartError ?? `the service is ${state}`;
+        return {
+          ready: false,
+          state,
+          reason,
+          dependencies: [
+            {
+              name: databaseProbe.name,
+              healthy: false,
+              latency_ms: Math.round(lastStartMs * 10) / 10,
+              error: reason,
+              checked_at: new Date().toISOString(),
+            },
+          ],
+        };
+      }
+      const database = await databaseProbe.probe(READINESS_CACHE_MS);
+      const ready = database.healthy && state === 'ready';
+      return {
+        ready,
+        state,
+        reason: ready
+          ? null
+          : database.healthy
+            ? `the service is ${state}`
+            : `${database.name} is failing: ${database.error ?? 'unhealthy'}`,
+        dependencies: [database],
+      };
+    },
     performanceSummary: () => performanceSummary(adapter, runtime, operations.nPlusOneSuspects()),
     redactedConfig: () => redactConfig(config),
     state: () => state,

@@ -41,6 +41,12 @@ export interface SqliteConfig {
   /** How long a statement waits for a lock held by another process (milliseconds). */
   readonly busyTimeoutMs: number;
   /**
+   * Size the WAL file is truncated back to after a checkpoint has emptied it (bytes; SQLite's
+   * `journal_size_limit`). Without it the file keeps its high-water size forever, e.g. after a long
+   * reader held back checkpoints while writes went on.
+   */
+  readonly journalSizeLimitBytes: number;
+  /**
    * Create the file's directory at start-up. True only for the default path (`./data/`), so a
    * fresh clone starts with no setup while a mistyped explicit SQLITE_DB_PATH fails loudly.
    */
@@ -85,6 +91,11 @@ export interface Config {
   readonly tracingEnabled: boolean;
   /** Repetitions of one statement shape in one request beyond which N+1 is suspected. */
   readonly nPlusOneThreshold: number;
+  /**
+   * Upper bound of one dependency health probe (readiness, `/metrics/database/health`) in
+   * milliseconds; a probe still running then counts as failed.
+   */
+  readonly healthCheckTimeoutMs: number;
 }
 
 /** Start-up refused because of bad configuration; `problems` lists each one. */
@@ -103,12 +114,16 @@ export const BACKEND_POOL_DEFAULTS: Readonly<Record<DatabaseMode, { min: number;
   supabase: { min: 2, max: 8 },
 });
 
+/** Default of SQLITE_JOURNAL_SIZE_LIMIT_BYTES: 64 MiB. */
+export const DEFAULT_JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /** Every variable the service reads, with its default (documented in the README's table). */
 export const ENV_VARIABLES = [
   'DATABASE_MODE',
   'SQLITE_DB_PATH',
   'SQLITE_EXECUTION_MODE',
   'SQLITE_BUSY_TIMEOUT_MS',
+  'SQLITE_JOURNAL_SIZE_LIMIT_BYTES',
   'SUPABASE_URL',
   'SUPABASE_KEY',
   'SUPABASE_REQUEST_TIMEOUT_MS',
@@ -131,6 +146,7 @@ export const ENV_VARIABLES = [
   'SHUTDOWN_GRACE_PERIOD',
   'LOG_LEVEL',
   'N_PLUS_ONE_THRESHOLD',
+  'HEALTH_CHECK_TIMEOUT_MS',
   'OTEL_SERVICE_NAME',
   'OTEL_SDK_DISABLED',
 ] as const;
@@ -196,6 +212,7 @@ const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
   SQLITE_DB_PATH: nonEmpty,
   SQLITE_EXECUTION_MODE: oneOf(['worker', 'inline']),
   SQLITE_BUSY_TIMEOUT_MS: integer(0, 600_000),
+  SQLITE_JOURNAL_SIZE_LIMIT_BYTES: integer(-1, 1024 * 1024 * 1024 * 1024),
   SUPABASE_URL: httpUrl,
   SUPABASE_KEY: nonEmpty,
   SUPABASE_REQUEST_TIMEOUT_MS: integer(100, 600_000),
@@ -218,6 +235,7 @@ const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
   SHUTDOWN_GRACE_PERIOD: decimal(0, 3600),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   N_PLUS_ONE_THRESHOLD: integer(2, 100_000),
+  HEALTH_CHECK_TIMEOUT_MS: integer(10, 600_000),
   OTEL_SERVICE_NAME: nonEmpty,
   OTEL_SDK_DISABLED: boolean,
 };
@@ -298,6 +316,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       path: path.resolve(cwd, get('SQLITE_DB_PATH', path.join('data', 'bookswriter.db'))),
       executionMode: get<SqliteExecutionMode>('SQLITE_EXECUTION_MODE', 'worker'),
       busyTimeoutMs: get('SQLITE_BUSY_TIMEOUT_MS', 5000),
+      journalSizeLimitBytes: get('SQLITE_JOURNAL_SIZE_LIMIT_BYTES', DEFAULT_JOURNAL_SIZE_LIMIT_BYTES),
       createDirectory: !('SQLITE_DB_PATH' in values),
     },
     supabase,
@@ -314,6 +333,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     serviceName: get('OTEL_SERVICE_NAME', 'bookswriter-data'),
     tracingEnabled: !get('OTEL_SDK_DISABLED', false),
     nPlusOneThreshold: get('N_PLUS_ONE_THRESHOLD', 10),
+    healthCheckTimeoutMs: get('HEALTH_CHECK_TIMEOUT_MS', 1000),
   };
   return deepFreeze(config);
 }

@@ -3,6 +3,7 @@
  * number here is measured, none is a running total that could drift. Field names are those of
  * the original BooksWriter API (snake_case).
  */
+import { performance } from 'node:perf_hooks';
 import type { AdapterHealth, DatabaseAdapter } from '../adapters/contract.js';
 import type { PoolStats } from '../pool/types.js';
 import type { EventLoopSummary, HttpWindowSummary, RuntimeStats } from './runtime-stats.js';
@@ -107,10 +108,155 @@ export function databaseMetrics(adapter: DatabaseAdapter, databaseMode: string):
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
+/** One dependency's verdict, as readiness and `/metrics/database/health` show it. */
+export interface DependencyHealth {
+  /** `sqlite` or `supabase`. */
+  readonly name: string;
+  readonly healthy: boolean;
+  /** Round trip of the probe (ms); for a probe that timed out, how long it was given. */
+  readonly latency_ms: number;
+  /** Why it failed (person-readable), or null. */
+  readonly error: string | null;
+  /** When the probe finished (ISO time). */
+  readonly checked_at: string;
+}
+
+/** What a {@link DependencyProbe} has done since it was created (tests and debugging). */
+export interface DependencyProbeStats {
+  /** Health checks started. */
+  readonly runs: number;
+  /** Probes answered from the cache or by joining the check in flight. */
+  readonly shared: number;
+  /** Checks that did not answer within the timeout. */
+  readonly timeouts: number;
+  /** True while a check is running (possibly past its timeout). */
+  readonly inFlight: boolean;
+}
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/**
+ * Runs one dependency's health check, bounded and deduplicated:
+ *
+ * - **bounded**: a probe answers within `timeoutMs` (HEALTH_CHECK_TIMEOUT_MS) whatever the check
+ *   does; a check still running then counts as failed;
+ * - **at most one in flight**: concurrent probes share the check in flight, and while a check that
+ *   outlived its timeout is still running no second one starts (the probe fails at once, saying so);
+ * - **cached**: `probe(maxAgeMs)` answers with the last verdict if it is at most that old, so a
+ *   readiness probe polled by several load balancers does not hammer the database.
+ */
+export class DependencyProbe {
+  readonly name: string;
+  readonly #check: () => Promise<AdapterHealth>;
+  readonly #timeoutMs: number;
+  #last: { readonly result: DependencyHealth; readonly at: number } | null = null;
+  /** The timed verdict of the check in flight, shared by concurrent callers. */
+  #shared: Promise<DependencyHealth> | null = null;
+  /** The check itself, until it settles (which may be after its timeout). */
+  #running: Promise<unknown> | null = null;
+  #runningSince = 0;
+  #runs = 0;
+  #sharedCount = 0;
+  #timeouts = 0;
+
+  constructor(name: string, check: () => Promise<AdapterHealth>, timeoutMs: number) {
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new Error('DependencyProbe timeoutMs must be an integer >= 1');
+    this.name = name;
+    this.#check = check;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * The dependency's verdict: the cached one if at most `maxAgeMs` old, else the check in flight's,
+   * else a new check's. Never rejects; resolves within the timeout.
+   */
+  probe(maxAgeMs = 0): Promise<DependencyHealth> {
+    const now = performance.now();
+    if (this.#last !== null && now - this.#last.at <= maxAgeMs) {
+      this.#sharedCount++;
+      return Promise.resolve(this.#last.result);
+    }
+    if (this.#shared !== null) {
+      this.#sharedCount++;
+      return this.#shared;
+    }
+    if (this.#running !== null) {
+      // The last check timed out and is still running: a second one would pile up behind it.
+      return Promise.resolve(
+        this.#remember(
+          this.#verdict(
+            false,
+            now - this.#runningSince,
+            `the previous health check is still running after ${Math.round(now - this.#runningSince)} ms`,
+          ),
+        ),
+      );
+    }
+    return this.#start();
+  }
+
+  stats(): DependencyProbeStats {
+    return { runs: this.#runs, shared: this.#sharedCount, timeouts: this.#timeouts, inFlight: this.#running !== null };
+  }
+
+  #start(): Promise<DependencyHealth> {
+    this.#runs++;
+    const started = performance.now();
+    const running = Promise.resolve()
+      .then(() => this.#check())
+      .then(
+        (health) => this.#verdict(health.healthy, health.latencyMs, health.healthy ? null : (health.error ?? 'unhealthy')),
+        (err: unknown) => this.#verdict(false, performance.now() - started, err instanceof Error ? err.message : String(err)),
+      );
+    this.#running = running;
+    this.#runningSince = started;
+    void running.finally(() => {
+      if (this.#running === running) this.#running = null;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<DependencyHealth>((resolve) => {
+      timer = setTimeout(() => {
+        this.#timeouts++;
+        resolve(
+          this.#verdict(
+            false,
+            this.#timeoutMs,
+            `no answer within ${this.#timeoutMs} ms (HEALTH_CHECK_TIMEOUT_MS)`,
+          ),
+        );
+      }, this.#timeoutMs);
+    });
+    const shared = Promise.race([running, timedOut]).then((result) => {
+      clearTimeout(timer);
+      this.#shared = null;
+      return this.#remember(result);
+    });
+    this.#shared = shared;
+    return shared;
+  }
+
+  #remember(result: DependencyHealth): DependencyHealth {
+    this.#last = { result, at: performance.now() };
+    return result;
+  }
+
+  #verdict(healthy: boolean, latencyMs: number, error: string | null): DependencyHealth {
+    return {
+      name: this.name,
+      healthy,
+      latency_ms: round1(latencyMs),
+      error,
+      checked_at: new Date().toISOString(),
+    };
+  }
+}
+
 export interface HealthReport {
   readonly status: HealthStatus;
   readonly checked_at: string;
   readonly test_query: AdapterHealth;
+  /** Each dependency with its verdict and latency (the test query is the database's). */
+  readonly dependencies: readonly DependencyHealth[];
   readonly pools: ReadonlyArray<{
     readonly pool: string;
     readonly healthy: boolean;
@@ -138,9 +284,20 @@ const SINGLE_WRITER_POOLS: ReadonlySet<string> = new Set(['sqlite-write']);
  * healthy: the test query passed and every pool is healthy with room to spare;
  * degraded: the test query passed but a pool reports failed checks, waiters or ≥ 90 % use;
  * unhealthy: the test query failed (the database cannot serve requests).
+ *
+ * `probe` runs the test query (bounded and shared: a {@link DependencyProbe} of the adapter's
+ * health check).
  */
-export async function healthReport(adapter: DatabaseAdapter): Promise<HealthReport> {
-  const testQuery = await adapter.healthCheck();
+export async function healthReport(
+  adapter: DatabaseAdapter,
+  probe: () => Promise<DependencyHealth>,
+): Promise<HealthReport> {
+  const dependency = await probe();
+  const testQuery: AdapterHealth = {
+    healthy: dependency.healthy,
+    latencyMs: dependency.latency_ms,
+    ...(dependency.error === null ? {} : { error: dependency.error }),
+  };
   const pools = adapter.pools().map((pool) => {
     const s = pool.stats();
     const utilization = s.max === 0 ? 0 : s.used / s.max;
@@ -165,7 +322,7 @@ export async function healthReport(adapter: DatabaseAdapter): Promise<HealthRepo
     : pools.some((p) => p.issues.length > 0)
       ? 'degraded'
       : 'healthy';
-  return { status, checked_at: new Date().toISOString(), test_query: testQuery, pools };
+  return { status, checked_at: new Date().toISOString(), test_query: testQuery, dependencies: [dependency], pools };
 }
 
 export interface Recommendation {

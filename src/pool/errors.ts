@@ -4,6 +4,8 @@ import type { PoolSnapshot } from './types.js';
 /** No connection became free within the acquire timeout. Carries the pool's state at that moment. */
 export class PoolTimeoutError extends AppError {
   readonly snapshot: PoolSnapshot;
+  /** How long the caller waited (ms). */
+  readonly waitedMs: number;
   constructor(snapshot: PoolSnapshot, waitedMs: number, cause?: unknown) {
     super(
       'DB_POOL_TIMEOUT',
@@ -14,6 +16,7 @@ export class PoolTimeoutError extends AppError {
       { cause, details: { pool: snapshot }, retryAfterSeconds: 1 },
     );
     this.snapshot = snapshot;
+    this.waitedMs = waitedMs;
   }
 }
 
@@ -36,4 +39,17 @@ export class PoolClosedError extends AppError {
   constructor(poolName: string) {
     super('DB_POOL_CLOSED', `The ${poolName} pool is closed.`, { retryAfterSeconds: 5 });
   }
+}
+
+/**
+ * True for a {@link PoolTimeoutError} that failing creates caused, not busy connections: when it
+ * timed out, the pool had room for another connection (`used < max`) and its last create had failed
+ * (`lastCreateError` is cleared by every successful create). Such a caller did not wait for a busy
+ * pool; the database could not be reached. Adapters report it as `DB_UNAVAILABLE` rather than
+ * `DB_POOL_TIMEOUT` (which says "the pool is too small or the work too slow").
+ */
+export function isCreateFailureTimeout(err: unknown): err is PoolTimeoutError {
+  return (
+    err instanceof PoolTimeoutError && err.snapshot.lastCreateError !== null && err.snapshot.used < err.snapshot.max
+  );
 }

@@ -1,5 +1,5 @@
 export { ObservedPool } from './observed-pool.js';
-export { PoolTimeoutError, PoolSaturatedError, PoolClosedError } from './errors.js';
+export { PoolTimeoutError, PoolSaturatedError, PoolClosedError, isCreateFailureTimeout } from './errors.js';
 export type {
   AcquireOutcome,
   CloseReason,

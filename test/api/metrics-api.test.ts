@@ -328,9 +328,10 @@ describe('JSON metrics API', function () {
       expect(report.test_query.error).to.be.a('string').and.not.equal('');
       expect(res.text).not.to.match(/\n\s+at /);
 
-      // The API says the same, with a stable code and a retry hint, not a 500.
+      // The API says the same, with a stable code and a retry hint, not a 500: no connection could be
+      // opened (the pool had room), so the database is unavailable rather than the pool too small.
       const api = await service.request('GET', `/api/plots/${missingId()}`);
-      const error = expectApiError(api, 503, 'DB_POOL_TIMEOUT');
+      const error = expectApiError(api, 503, 'DB_UNAVAILABLE');
       expect(error.message).to.be.a('string');
       expect(api.headers.get('retry-after')).to.equal('1');
     });

@@ -34,6 +34,7 @@ describe('config', () => {
         path: path.join(CWD, 'data', 'bookswriter.db'),
         executionMode: 'worker',
         busyTimeoutMs: 5000,
+        journalSizeLimitBytes: 64 * 1024 * 1024,
         createDirectory: true,
       });
       expect(config.supabase).to.equal(null);
@@ -50,6 +51,7 @@ describe('config', () => {
       expect(config.serviceName).to.equal('bookswriter-data');
       expect(config.tracingEnabled).to.equal(true);
       expect(config.nPlusOneThreshold).to.equal(10);
+      expect(config.healthCheckTimeoutMs).to.equal(1000);
     });
 
     it('uses the Supabase pool bounds (2–8) in supabase mode', () => {
@@ -85,6 +87,7 @@ describe('config', () => {
           SQLITE_DB_PATH: 'db/books.sqlite',
           SQLITE_EXECUTION_MODE: 'inline',
           SQLITE_BUSY_TIMEOUT_MS: '250',
+          SQLITE_JOURNAL_SIZE_LIMIT_BYTES: '1048576',
           DB_POOL_MIN_CONNECTIONS: '1',
           DB_POOL_MAX_CONNECTIONS: '4',
           DB_POOL_MAX_IDLE_TIME: '12.5',
@@ -103,6 +106,7 @@ describe('config', () => {
           SHUTDOWN_GRACE_PERIOD: '2',
           LOG_LEVEL: 'warn',
           N_PLUS_ONE_THRESHOLD: '4',
+          HEALTH_CHECK_TIMEOUT_MS: '250',
           OTEL_SERVICE_NAME: 'bw-test',
           OTEL_SDK_DISABLED: 'true',
         },
@@ -112,6 +116,7 @@ describe('config', () => {
         path: path.join(CWD, 'db', 'books.sqlite'),
         executionMode: 'inline',
         busyTimeoutMs: 250,
+        journalSizeLimitBytes: 1_048_576,
         createDirectory: false,
       });
       expect(config.pool).to.deep.equal({
@@ -138,6 +143,7 @@ describe('config', () => {
       expect(config.serviceName).to.equal('bw-test');
       expect(config.tracingEnabled).to.equal(false);
       expect(config.nPlusOneThreshold).to.equal(4);
+      expect(config.healthCheckTimeoutMs).to.equal(250);
     });
 
     it('returns a deeply frozen object', () => {

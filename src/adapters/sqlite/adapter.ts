@@ -14,13 +14,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { DatabaseError, NotFoundError, ValidationError } from '../../errors/index.js';
+import { AppError, DatabaseError, NotFoundError, ValidationError } from '../../errors/index.js';
 import { migrationsDir } from '../../paths.js';
 import {
   ObservedPool,
+  isCreateFailureTimeout,
   type ConnectionFactory,
   type ObservedPoolOptions,
   type PoolObserver,
+  type PoolTimeoutError,
 } from '../../pool/index.js';
 import { TABLES, TABLE_NAMES, type TableDefinition } from '../../schema/tables.js';
 import {
@@ -44,7 +46,7 @@ import { decodeRow, decodeValue, encodeRow, encodeValue } from './codec.js';
 import { openConnection, type SqliteConnection, type SqliteExecutionMode } from './connection.js';
 import { mapSqliteError } from './errors.js';
 import type { AppliedMigration } from './migrations.js';
-import { ROW_NOT_FOUND, type TransactionStep } from './protocol.js';
+import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, ROW_NOT_FOUND, type EngineOptions, type TransactionStep } from './protocol.js';
 import { padValues, statementsFor } from './sql.js';
 
 /** Pool settings shared by the reader and writer pools (names, sizes and factories are the adapter's). */
@@ -64,12 +66,23 @@ export interface SqliteAdapterOptions {
   readonly pool: SqlitePoolSettings;
   /** How long a statement waits for a lock held by another process before DB_BUSY (ms). */
   readonly busyTimeoutMs: number;
+  /**
+   * WAL size (bytes) the file is truncated back to once a checkpoint emptied it (SQLite's
+   * `journal_size_limit`; -1: never truncated). Default 64 MiB.
+   */
+  readonly journalSizeLimitBytes?: number;
   /** Directory of the SQLite migrations (default: `migrations/sqlite` of the project). */
   readonly migrationsDir?: string;
   /** Wraps every statement / transaction (metrics, spans). Default: none. */
   readonly instrumentation?: OperationInstrumentation;
   /** Receives the pools' events (Prometheus collectors). */
   readonly observer?: PoolObserver;
+  /**
+   * Test seam, never set in production: opens one connection (default: {@link openConnection}).
+   * Fault tests wrap it to make connection creation fail for real (e.g. by pointing a reader at a
+   * path that does not exist) and then heal.
+   */
+  readonly openConnection?: (mode: SqliteExecutionMode, options: EngineOptions) => Promise<SqliteConnection>;
 }
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
@@ -94,6 +107,13 @@ function assertOptions(options: SqliteAdapterOptions): void {
     problems.push('readers.max must be an integer >= 1 and >= readers.min');
   if (!Number.isInteger(options.busyTimeoutMs) || options.busyTimeoutMs < 0) {
     problems.push('busyTimeoutMs must be an integer >= 0');
+  }
+  const limit = options.journalSizeLimitBytes;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < -1)) {
+    problems.push('journalSizeLimitBytes must be an integer >= -1');
+  }
+  if (options.openConnection !== undefined && typeof options.openConnection !== 'function') {
+    problems.push('openConnection must be a function when given');
   }
   // A programming or configuration error, not a bad request: a plain Error (like ObservedPool's).
   if (problems.length > 0) throw new Error(`Invalid SQLite adapter options: ${problems.join('; ')}.`);
@@ -167,10 +187,12 @@ export class SqliteAdapter implements DatabaseAdapter {
     return {
       create: async () => {
         try {
-          const connection = await openConnection(this.#options.mode, {
+          const open = this.#options.openConnection ?? openConnection;
+          const connection = await open(this.#options.mode, {
             path: this.#path,
             role,
             busyTimeoutMs: this.#options.busyTimeoutMs,
+            journalSizeLimitBytes: this.#options.journalSizeLimitBytes ?? DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
           });
           this.#createErrors.delete(role);
           // Readers open after the migrations, so the tables exist: the point reads every request
@@ -296,10 +318,32 @@ export class SqliteAdapter implements DatabaseAdapter {
       try {
         return await pool.withConnection(fn);
       } catch (err) {
+        if (isCreateFailureTimeout(err)) throw this.#unavailable(err, false);
         // No file path here: these messages reach API clients; start-up errors (for operators) name it.
         throw mapSqliteError(err, { table, operation: info.operation });
       }
     });
+  }
+
+  /**
+   * An acquire that timed out because no connection could be *opened* (the file vanished, its
+   * directory became unreadable…), not because the pool was busy: the database is unavailable.
+   * `forOperator`: the health check's message may name the file and the driver's reason; a
+   * response to an API client names neither.
+   */
+  #unavailable(err: PoolTimeoutError, forOperator: boolean): DatabaseError {
+    const role = err.snapshot.name === this.#writer.name ? 'writer' : 'reader';
+    const createError = this.#createErrors.get(role);
+    const code = createError instanceof AppError ? createError.code : 'DB_UNAVAILABLE';
+    const reason = forOperator
+      ? `: ${createError?.message ?? err.snapshot.lastCreateError ?? 'unknown error'}`
+      : ` (${code})`;
+    return new DatabaseError(
+      'DB_UNAVAILABLE',
+      `The database is unavailable: no new ${err.snapshot.name} connection could be opened within ` +
+        `${Math.round(err.waitedMs)} ms${reason}. Retry shortly.`,
+      { cause: err, details: { pool: err.snapshot.name, reason: code }, retryAfterSeconds: 1 },
+    );
   }
 
   async getById(table: TableDefinition, id: string): Promise<Row | null> {
@@ -559,7 +603,9 @@ export class SqliteAdapter implements DatabaseAdapter {
       await this.#readers.withConnection((c) => c.get(HEALTH_SQL));
       return { healthy: true, latencyMs: performance.now() - started };
     } catch (err) {
-      const mapped = mapSqliteError(err, { path: this.#path });
+      const mapped = isCreateFailureTimeout(err)
+        ? this.#unavailable(err, true)
+        : mapSqliteError(err, { path: this.#path });
       return { healthy: false, latencyMs: performance.now() - started, error: mapped.message };
     }
   }

@@ -105,6 +105,7 @@ export class WorkerConnection implements SqliteConnection {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   readonly #exited: Promise<void>;
+  readonly #threadId: number;
   #nextId = 0;
   #ready = false;
   #broken = false;
@@ -116,6 +117,8 @@ export class WorkerConnection implements SqliteConnection {
 
   private constructor(worker: Worker, role: 'reader' | 'writer') {
     this.#worker = worker;
+    // Read now: Node reports -1 once the thread has exited.
+    this.#threadId = worker.threadId;
     this.role = role;
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (message: WorkerHello | WorkerResponse) => this.#onMessage(message));
@@ -148,6 +151,11 @@ export class WorkerConnection implements SqliteConnection {
 
   get isBroken(): boolean {
     return this.#broken;
+  }
+
+  /** The worker thread's id (logs, and fault tests that kill one thread behind the pool's back). */
+  get threadId(): number {
+    return this.#threadId;
   }
 
   #onMessage(message: WorkerHello | WorkerResponse): void {

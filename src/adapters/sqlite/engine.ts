@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { MigrationFile } from '../shared/migration-files.js';
 import { applySqliteMigrations, type AppliedMigration } from './migrations.js';
 import {
+  DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
   FOLD_FUNCTION,
   ROW_NOT_FOUND,
   type CompactRows,
@@ -20,8 +21,18 @@ import {
 /** Prepared statements kept per connection (least recently used evicted beyond this). */
 const STATEMENT_CACHE_SIZE = 500;
 
-/** The pragmas every connection gets (design §5), in the order they are applied. */
-export function connectionPragmas(busyTimeoutMs: number): string[] {
+/**
+ * The pragmas every connection gets (design §5), in the order they are applied.
+ *
+ * `journal_size_limit`: SQLite checkpoints the WAL on its own (`wal_autocheckpoint`, 1000 pages) and
+ * then rewinds it, but never shrinks the file. After a long reader held checkpoints back while
+ * writes went on, the WAL would keep its high-water size (tens of MB) for good; with the limit, the
+ * next rewind after the reader is gone truncates it back to this size.
+ */
+export function connectionPragmas(
+  busyTimeoutMs: number,
+  journalSizeLimitBytes: number = DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
+): string[] {
   return [
     // Before anything else, so that even the journal-mode switch waits for a locking writer.
     `busy_timeout = ${Math.trunc(busyTimeoutMs)}`,
@@ -31,6 +42,7 @@ export function connectionPragmas(busyTimeoutMs: number): string[] {
     'cache_size = -64000',
     'mmap_size = 268435456',
     'temp_store = MEMORY',
+    `journal_size_limit = ${Math.trunc(journalSizeLimitBytes)}`,
   ];
 }
 
@@ -66,7 +78,7 @@ export class SqliteEngine {
       timeout: options.busyTimeoutMs,
     });
     try {
-      for (const pragma of connectionPragmas(options.busyTimeoutMs)) {
+      for (const pragma of connectionPragmas(options.busyTimeoutMs, options.journalSizeLimitBytes)) {
         if (readonly && pragma.startsWith('journal_mode')) {
           // A read-only connection cannot switch the journal mode; the writer already did (it is
           // persistent in the file), and this checks it instead of silently reading in another mode.

@@ -35,7 +35,15 @@ export interface EngineOptions {
   readonly role: 'reader' | 'writer';
   /** How long a statement waits for another connection's lock before SQLITE_BUSY (ms). */
   readonly busyTimeoutMs: number;
+  /**
+   * `journal_size_limit` (bytes): the WAL file is truncated back to this size once a checkpoint has
+   * emptied it; -1 keeps SQLite's default (never truncated). Default {@link DEFAULT_JOURNAL_SIZE_LIMIT_BYTES}.
+   */
+  readonly journalSizeLimitBytes?: number;
 }
+
+/** Default `journal_size_limit` of every connection (64 MiB). */
+export const DEFAULT_JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Statement modes on the wire (numbers: the hot path sends tuples of small values). */
 export const MODE_CODES = { all: 0, get: 1, run: 2 } as const;
