@@ -115,6 +115,12 @@ export interface OperationInfo {
   readonly queryText?: string;
   /** Rows sent in a batch (OTel `db.operation.batch.size`). */
   readonly batchSize?: number;
+  /**
+   * Set on every statement/request of one chunked call (a look-up split into `of` bounded
+   * `IN (…)` lists; `index` is 0-based): the chunks are one logical operation, so the N+1 detector
+   * counts the call's shape once (chunk 0) rather than once per chunk. Absent: not chunked.
+   */
+  readonly chunk?: { readonly index: number; readonly of: number };
 }
 
 /**

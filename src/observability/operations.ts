@@ -107,6 +107,8 @@ export class OperationObservability {
   #detect(info: OperationInfo): void {
     const scope = scopes.getStore();
     if (!scope) return;
+    // The chunks of one chunked call are one logical operation: its shape counts once (chunk 0).
+    if (info.chunk !== undefined && info.chunk.index > 0) return;
     const shape = `${info.operation}\u0000${info.collection}\u0000${info.queryText ?? ''}`;
     const count = (scope.shapes.get(shape) ?? 0) + 1;
     scope.shapes.set(shape, count);

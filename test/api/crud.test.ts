@@ -17,6 +17,7 @@ import {
   type ApiPage,
   type Graph,
 } from '../support/fixtures.js';
+import { BACKENDS } from '../support/backends.js';
 import { startTestService, type TestService } from '../support/service.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -143,12 +144,13 @@ function expectCreated(row: Row, body: Row): void {
   expect(row.updated_at).to.match(ISO);
 }
 
-describe('API: CRUD for every table', function () {
+for (const backend of BACKENDS) describe(`API: CRUD for every table [${backend}]`, function () {
   let service: TestService;
   let f: Fixtures;
 
   before(async function () {
-    service = await startTestService();
+    // Writes are not rate-limited here: this suite tests CRUD, not the limiter (its own tests do).
+    service = await startTestService({ backend, env: { RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
     f = new Fixtures(service);
   });
 

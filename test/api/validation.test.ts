@@ -18,6 +18,7 @@ import {
   type ApiError,
   type Graph,
 } from '../support/fixtures.js';
+import { BACKENDS } from '../support/backends.js';
 import { startTestService, type TestResponse, type TestService } from '../support/service.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -32,13 +33,14 @@ function issuesOf(error: ApiError): Issue[] {
   return (error.details as { issues: Issue[] }).issues;
 }
 
-describe('API: validation and error responses', function () {
+for (const backend of BACKENDS) describe(`API: validation and error responses [${backend}]`, function () {
   let service: TestService;
   let f: Fixtures;
   let graph: Graph;
 
   before(async function () {
     service = await startTestService({
+      backend,
       env: { HTTP_MAX_BODY_BYTES: String(MAX_BODY_BYTES), API_MAX_BATCH_SIZE: String(MAX_BATCH) },
     });
     f = new Fixtures(service);

@@ -6,7 +6,7 @@
 import type { DatabaseAdapter, OperationInfo, OperationInstrumentation } from '../../src/adapters/contract.js';
 import { SqliteAdapter } from '../../src/adapters/sqlite/index.js';
 import type { Config } from '../../src/config/index.js';
-import type { AdapterWiring } from '../../src/container.js';
+import { createAdapter, type AdapterWiring } from '../../src/container.js';
 
 export class QueryCounter {
   readonly operations: OperationInfo[] = [];
@@ -23,6 +23,15 @@ export class QueryCounter {
 
   get count(): number {
     return this.operations.length;
+  }
+
+  /**
+   * Logical operations: a chunked call (its requests carry `chunk`) counts once, as its chunk 0.
+   * On Supabase a look-up of n values is one request per `in.(…)` chunk of ≤ 206 values; SQLite
+   * binds far more per statement. What must not grow with the page size is this number.
+   */
+  get logicalCount(): number {
+    return this.operations.filter((op) => op.chunk === undefined || op.chunk.index === 0).length;
   }
 
   reset(): void {
@@ -67,5 +76,13 @@ export class QueryCounter {
         observer: wiring.observer,
       });
     };
+  }
+
+  /**
+   * An adapter factory for `ContainerOptions.adapter`: the adapter the config asks for (SQLite or
+   * Supabase, built by the container's own factory), with this counter around its instrumentation.
+   */
+  adapter(): (config: Config, wiring: AdapterWiring) => DatabaseAdapter {
+    return (config, wiring) => createAdapter(config, { ...wiring, instrumentation: this.wrap(wiring.instrumentation) });
   }
 }

@@ -448,7 +448,12 @@ export class SupabaseAdapter implements DatabaseAdapter {
   /** One instrumented operation; failures leave it as mapped AppErrors. */
   #operation<T>(
     table: TableDefinition,
-    info: { operation: string; method: HttpMethod | readonly HttpMethod[]; batchSize?: number },
+    info: {
+      operation: string;
+      method: HttpMethod | readonly HttpMethod[];
+      batchSize?: number;
+      chunk?: { index: number; of: number };
+    },
     fn: () => Promise<T>,
   ): Promise<T> {
     return this.#instrumentation.run(
@@ -457,6 +462,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
         collection: table.name,
         queryText: queryText(info.method, table),
         ...(info.batchSize === undefined ? {} : { batchSize: info.batchSize }),
+        ...(info.chunk === undefined ? {} : { chunk: info.chunk }),
       },
       async () => {
         try {
@@ -477,8 +483,9 @@ export class SupabaseAdapter implements DatabaseAdapter {
     table: TableDefinition,
     method: 'GET',
     build: (client: SupabaseClient) => RequestBuilder,
+    chunk?: { index: number; of: number },
   ): Promise<Reply> {
-    return this.#operation(table, { operation: 'SELECT', method }, () =>
+    return this.#operation(table, { operation: 'SELECT', method, ...(chunk === undefined ? {} : { chunk }) }, () =>
       this.#send(table, method, build, true),
     );
   }
@@ -587,8 +594,15 @@ export class SupabaseAdapter implements DatabaseAdapter {
     const rows: Row[] = [];
     // Sequential chunks: each holds one connection briefly instead of fanning one call out over
     // the whole pool (which would starve concurrent requests).
-    for (const list of this.#inLists(table, column, texts)) {
-      const raw = await this.#pagedById(table, selectList(table), (q) => q.filter(column, 'in', list));
+    const lists = this.#inLists(table, column, texts);
+    for (const [index, list] of lists.entries()) {
+      const chunk = lists.length > 1 ? { index, of: lists.length } : undefined;
+      const raw = await this.#pagedById(
+        table,
+        selectList(table),
+        (q) => q.filter(column, 'in', list),
+        (build) => this.#read(table, 'GET', build, chunk),
+      );
       for (const row of raw) rows.push(decodeRow(table, row));
     }
     return rows;
@@ -612,8 +626,15 @@ export class SupabaseAdapter implements DatabaseAdapter {
     for (const value of normalized) counts.set(String(value), 0);
     const pk = table.primaryKey;
     const columns = column === pk ? pk : `${pk},${column}`;
-    for (const list of this.#inLists(table, column, texts)) {
-      const raw = await this.#pagedById(table, columns, (q) => q.filter(column, 'in', list));
+    const lists = this.#inLists(table, column, texts);
+    for (const [index, list] of lists.entries()) {
+      const chunk = lists.length > 1 ? { index, of: lists.length } : undefined;
+      const raw = await this.#pagedById(
+        table,
+        columns,
+        (q) => q.filter(column, 'in', list),
+        (build) => this.#read(table, 'GET', build, chunk),
+      );
       for (const row of raw) {
         const value = decodeRow(table, { ...blankRow(table), ...row })[column];
         const key = String(value);
