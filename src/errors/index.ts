@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, meaning: 'No row (or route) with that identity exists.' },
   CONFLICT: { status: 409, meaning: 'The write violates a unique or foreign-key constraint.' },
   PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The request body or batch exceeds the configured limit.' },
+  RATE_LIMITED: { status: 429, meaning: 'Too many writes from this client; retry after Retry-After seconds.' },
   DB_POOL_TIMEOUT: { status: 503, meaning: 'No connection became free within the acquire timeout.' },
   DB_POOL_SATURATED: { status: 503, meaning: 'The pool wait queue is full; the request was shed.' },
   DB_POOL_CLOSED: { status: 503, meaning: 'The pool is stopping or stopped.' },
