@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config, type Env } from '../../src/config/index.js';
 import { createContainer, type Container, type ContainerOptions } from '../../src/container.js';
+import type { Router } from 'express';
 import { createApp } from '../../src/http/app.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -60,6 +61,8 @@ export interface TestServiceOptions {
    * the test key required, and idle keep-alive sockets kept for 65 s, as a cloud gateway does.
    */
   readonly postgrest?: PostgrestTestServerOptions;
+  /** Test-only routes (see `AppOptions.extraRoutes`); get the container to reach the repositories. */
+  readonly extraRoutes?: (router: Router, container: Container) => void;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -104,7 +107,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   });
   const logger = createLogger({ level: config.logLevel, serviceName: config.serviceName, destination: sink });
   const container = createContainer(config, { ...options.containerOptions, logger });
-  const app = createApp(container);
+  const extraRoutes = options.extraRoutes;
+  const app = createApp(container, extraRoutes ? { extraRoutes: (router) => extraRoutes(router, container) } : {});
   const http = await startHttpServer(app, '127.0.0.1', 0);
   if (options.start !== false) {
     try {
