@@ -6,8 +6,8 @@
 import './observability/tracing-bootstrap.js';
 import { ConfigError, loadConfig, redactConfig, type Config } from './config/index.js';
 import { createContainer } from './container.js';
-import { createApp } from './http/app.js';
-import { startHttpServer } from './http/server.js';
+import { createApp, createMetricsApp } from './http/app.js';
+import { startHttpServer, type HttpServerHandle } from './http/server.js';
 import { stopTracing } from './observability/tracing.js';
 
 function loadConfigOrExit(): Config {
@@ -31,11 +31,21 @@ async function main(): Promise<void> {
   const app = createApp(container);
   const http = await startHttpServer(app, config.http.host, config.http.port);
   logger.info({ host: config.http.host, port: http.port }, `listening on http://${config.http.host}:${http.port}`);
+  // METRICS_PORT: /metrics* only there (loopback by default); the public port answers 404 for them.
+  let metricsHttp: HttpServerHandle | null = null;
+  if (config.http.metricsPort !== null) {
+    metricsHttp = await startHttpServer(createMetricsApp(container), config.http.metricsHost, config.http.metricsPort);
+    logger.info(
+      { host: config.http.metricsHost, port: metricsHttp.port },
+      `metrics listening on http://${config.http.metricsHost}:${metricsHttp.port}`,
+    );
+  }
 
   let shuttingDown = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (shuttingDown) {
-      logger.warn({ signal }, 'second signal: exiting at once');
+      // The operator (or a supervisor) insists: no more draining.
+      logger.warn({ signal, in_flight: http.inFlight() }, 'second signal: exiting at once');
       logger.flush();
       process.exit(1);
     }
@@ -51,13 +61,37 @@ async function main(): Promise<void> {
     deadline.unref();
 
     container.beginShutdown();
-    const { forcedRequests } = await http.close(graceMs);
-    if (forcedRequests > 0) logger.warn({ forced_requests: forcedRequests }, 'closed requests still running after the grace period');
+    // Requests first (they still need the pools), on both listeners at once.
+    const [api, metrics] = await Promise.all([http.close(graceMs), metricsHttp?.close(graceMs)]);
+    const forced = [...api.forced, ...(metrics?.forced ?? [])];
+    if (forced.length > 0) {
+      logger.warn(
+        { forced_requests: forced.length, requests: forced },
+        `closed ${forced.length} request(s) still running after the ${config.shutdownGraceSeconds} s grace period`,
+      );
+    }
+    // Then the pools: connections still lent (a request cut off above, a leak) get the grace period
+    // again, then are force-closed; each pool reports what it had to force.
     await container.stop().catch((err: unknown) => logger.error({ err }, 'stopping the pools failed'));
+    for (const pool of container.adapter.pools()) {
+      const report = await pool.stop().catch(() => null);
+      if (report !== null && report.forcedClosed > 0) {
+        logger.warn(
+          { pool: report.name, forced_connections: report.forcedClosed, acquirers: report.forcedStacks },
+          `pool ${report.name}: force-closed ${report.forcedClosed} connection(s) still borrowed after the grace period`,
+        );
+      }
+    }
     await stopTracing().catch((err: unknown) => logger.warn({ err }, 'flushing spans failed'));
     logger.info('stopped');
     logger.flush();
     process.exitCode = 0;
+    // A force-closed connection may leave a handle behind (a socket, a worker); do not wait for it.
+    setTimeout(() => {
+      logger.warn({ resources: process.getActiveResourcesInfo() }, 'handles still open after stop; exiting');
+      logger.flush();
+      process.exit(0);
+    }, 1000).unref();
   };
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));

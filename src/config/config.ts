@@ -7,6 +7,7 @@
  * (`SUPABASE_KEY`, `METRICS_TOKEN`) are never echoed in errors, and {@link redactConfig} replaces
  * them with `"***"` for the config endpoint and logs.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -74,6 +75,31 @@ export interface HttpConfig {
   readonly maxBatchSize: number;
   /** Bearer token protecting the metrics and admin endpoints (secret; null = open). */
   readonly metricsToken: string | null;
+  /**
+   * Port of a second listener that alone serves `/metrics*` (and the probes); null = the metrics
+   * endpoints are served on the public port. 0 picks a free port (tests).
+   */
+  readonly metricsPort: number | null;
+  /** Address of that second listener (default 127.0.0.1: loopback only). */
+  readonly metricsHost: string;
+  /** Per-client rate limit of the write endpoints. */
+  readonly rateLimit: RateLimitConfig;
+  /**
+   * Which proxies in front of the service are trusted to name the client in `X-Forwarded-For`
+   * (express's `trust proxy`): false (default: the client is the TCP peer), a hop count, or a list of
+   * addresses, CIDR subnets and the names `loopback`, `linklocal`, `uniquelocal`.
+   */
+  readonly trustProxy: false | number | readonly string[];
+}
+
+/** Token bucket per client IP on POST/PATCH/DELETE under /api (lookups, health and metrics exempt). */
+export interface RateLimitConfig {
+  /** Sustained writes per minute per client (the bucket's refill rate); 0 turns the limit off. */
+  readonly writesPerMinute: number;
+  /** Writes a client may make at once before the rate applies (the bucket's size). */
+  readonly burst: number;
+  /** Most clients tracked at once; beyond it the least recently seen are forgotten. */
+  readonly maxClients: number;
 }
 
 export interface Config {
@@ -143,6 +169,11 @@ export const ENV_VARIABLES = [
   'API_MAX_PAGE_SIZE',
   'API_MAX_BATCH_SIZE',
   'METRICS_TOKEN',
+  'METRICS_PORT',
+  'METRICS_HOST',
+  'RATE_LIMIT_WRITES_PER_MINUTE',
+  'RATE_LIMIT_WRITES_BURST',
+  'TRUST_PROXY',
   'SHUTDOWN_GRACE_PERIOD',
   'LOG_LEVEL',
   'N_PLUS_ONE_THRESHOLD',
@@ -206,6 +237,51 @@ const httpUrl = z
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An IP address, optionally with a /prefix that fits its family. */
+function isAddressOrSubnet(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  if (extra !== undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: `false`, a hop count, or a list of trusted proxy addresses. `true` (trust every
+ * hop) is refused: any client could then pick its own address, and with it its rate-limit bucket.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((v, ctx): false | number | string[] => {
+    const lower = v.toLowerCase();
+    if (['false', 'off', 'no', '0'].includes(lower)) return false;
+    if (/^\d+$/.test(v)) {
+      const hops = Number(v);
+      if (hops > 10) ctx.addIssue({ code: 'custom', message: 'must be at most 10 hops' });
+      return hops;
+    }
+    if (['true', 'on', 'yes'].includes(lower)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'trusting every proxy lets any client choose its own address; name the proxies (addresses, subnets, loopback) or give a hop count',
+      });
+      return false;
+    }
+    const entries = v.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const bad = entries.filter((e) => !TRUST_PROXY_NAMES.has(e.toLowerCase()) && !isAddressOrSubnet(e));
+    if (entries.length === 0 || bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be false, a hop count, or addresses/subnets/loopback/linklocal/uniquelocal (not ${bad.map((b) => JSON.stringify(b)).join(', ')})`,
+      });
+    }
+    return entries.map((e) => (TRUST_PROXY_NAMES.has(e.toLowerCase()) ? e.toLowerCase() : e));
+  });
+
 /** Parsers per variable; a missing or empty variable takes its default. */
 const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
   DATABASE_MODE: oneOf(['sqlite', 'supabase']),
@@ -232,6 +308,11 @@ const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
   API_MAX_PAGE_SIZE: integer(1, 10_000),
   API_MAX_BATCH_SIZE: integer(1, 100_000),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  METRICS_PORT: integer(0, 65_535),
+  METRICS_HOST: nonEmpty,
+  RATE_LIMIT_WRITES_PER_MINUTE: integer(0, 6_000_000),
+  RATE_LIMIT_WRITES_BURST: integer(1, 1_000_000),
+  TRUST_PROXY: trustProxy,
   SHUTDOWN_GRACE_PERIOD: decimal(0, 3600),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   N_PLUS_ONE_THRESHOLD: integer(2, 100_000),
@@ -297,6 +378,16 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     }
   }
 
+  const port = get('PORT', 3000);
+  const writesPerMinute = get('RATE_LIMIT_WRITES_PER_MINUTE', 600);
+  const metricsPort = get<number | null>('METRICS_PORT', null);
+  if ('METRICS_HOST' in values && metricsPort === null) {
+    problems.push('METRICS_HOST has no effect without METRICS_PORT (set both, or neither)');
+  }
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) {
+    problems.push(`METRICS_PORT (${metricsPort}) must differ from PORT`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -322,11 +413,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     supabase,
     http: {
       host: get('HOST', '0.0.0.0'),
-      port: get('PORT', 3000),
+      port,
       maxBodyBytes: get('HTTP_MAX_BODY_BYTES', 5 * 1024 * 1024),
       maxPageSize: get('API_MAX_PAGE_SIZE', 500),
       maxBatchSize: get('API_MAX_BATCH_SIZE', 5000),
       metricsToken: get<string | null>('METRICS_TOKEN', null),
+      metricsPort,
+      metricsHost: get('METRICS_HOST', '127.0.0.1'),
+      rateLimit: {
+        writesPerMinute,
+        // Default: a minute's allowance may be spent at once, then the rate applies.
+        burst: get('RATE_LIMIT_WRITES_BURST', Math.max(1, writesPerMinute)),
+        maxClients: 10_000,
+      },
+      trustProxy: get<false | number | string[]>('TRUST_PROXY', false),
     },
     shutdownGraceSeconds: get('SHUTDOWN_GRACE_PERIOD', 10),
     logLevel: get<Config['logLevel']>('LOG_LEVEL', 'info'),

@@ -11,6 +11,7 @@ export type {
   Env,
   HttpConfig,
   PoolConfig,
+  RateLimitConfig,
   SqliteConfig,
   SqliteExecutionMode,
   SupabaseConfig,

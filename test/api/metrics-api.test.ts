@@ -391,6 +391,8 @@ describe('JSON metrics API', function () {
   describe('configuration', function () {
     const METRICS_TOKEN = 'canary-metrics-token-7f3e9a1c5b';
     const SUPABASE_KEY = 'canary-supabase-key-c0ffee1234';
+    // METRICS_TOKEN is enforced on every /metrics endpoint.
+    const auth = { authorization: `Bearer ${METRICS_TOKEN}` };
     let service: TestService;
 
     before(async function () {
@@ -402,7 +404,7 @@ describe('JSON metrics API', function () {
     });
 
     it('shows the effective configuration with secrets as "***", never the secret itself', async function () {
-      const res = await service.request('GET', '/metrics/database/config');
+      const res = await service.request('GET', '/metrics/database/config', undefined, auth);
       const config = expectOk<{ http: Row; pool: Row; databaseMode: string; sqlite: Row }>(res);
       expect(config.databaseMode).to.equal('sqlite');
       expect(config.http.metricsToken).to.equal('***');
@@ -419,14 +421,14 @@ describe('JSON metrics API', function () {
         containerOptions: { adapter: new QueryCounter().sqliteAdapter() },
       });
       try {
-        const res = await supabase.request('GET', '/metrics/database/config');
+        const res = await supabase.request('GET', '/metrics/database/config', undefined, auth);
         const config = expectOk<{ databaseMode: string; supabase: Row; http: Row }>(res);
         expect(config.databaseMode).to.equal('supabase');
         expect(config.supabase).to.include({ url: 'http://127.0.0.1:9', key: '***' });
         expect(config.http.metricsToken).to.equal('***');
         expect(res.text).not.to.include(SUPABASE_KEY);
         expect(res.text).not.to.include(METRICS_TOKEN);
-        const pool = await supabase.request('GET', '/metrics/database/pool');
+        const pool = await supabase.request('GET', '/metrics/database/pool', undefined, auth);
         expect(expectOk<DatabaseMetrics>(pool).database_mode).to.equal('supabase');
         expect(JSON.stringify(supabase.logs)).not.to.include(SUPABASE_KEY);
       } finally {

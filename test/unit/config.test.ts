@@ -45,6 +45,10 @@ describe('config', () => {
         maxPageSize: 500,
         maxBatchSize: 5000,
         metricsToken: null,
+        metricsPort: null,
+        metricsHost: '127.0.0.1',
+        rateLimit: { writesPerMinute: 600, burst: 600, maxClients: 10_000 },
+        trustProxy: false,
       });
       expect(config.shutdownGraceSeconds).to.equal(10);
       expect(config.logLevel).to.equal('info');
@@ -103,6 +107,11 @@ describe('config', () => {
           API_MAX_PAGE_SIZE: '50',
           API_MAX_BATCH_SIZE: '10',
           METRICS_TOKEN: 'a-long-enough-token',
+          METRICS_PORT: '9464',
+          METRICS_HOST: '::1',
+          RATE_LIMIT_WRITES_PER_MINUTE: '120',
+          RATE_LIMIT_WRITES_BURST: '30',
+          TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1',
           SHUTDOWN_GRACE_PERIOD: '2',
           LOG_LEVEL: 'warn',
           N_PLUS_ONE_THRESHOLD: '4',
@@ -137,6 +146,10 @@ describe('config', () => {
         maxPageSize: 50,
         maxBatchSize: 10,
         metricsToken: 'a-long-enough-token',
+        metricsPort: 9464,
+        metricsHost: '::1',
+        rateLimit: { writesPerMinute: 120, burst: 30, maxClients: 10_000 },
+        trustProxy: ['loopback', '10.0.0.0/8', 'fd00::1'],
       });
       expect(config.shutdownGraceSeconds).to.equal(2);
       expect(config.logLevel).to.equal('warn');
@@ -199,6 +212,50 @@ describe('config', () => {
       expect(err.problems).to.have.length(5);
       expect(err.problems.join('\n')).to.contain('PORT="70000": must be at most 65535');
       expect(err.problems.join('\n')).to.contain('DB_POOL_ENABLE_METRICS="maybe": must be true or false');
+    });
+  });
+
+  describe('metrics listener, rate limit and proxies', () => {
+    it('METRICS_PORT alone binds loopback; 0 picks a free port', () => {
+      expect(loadConfig({ METRICS_PORT: '9464' }, CWD).http).to.include({ metricsPort: 9464, metricsHost: '127.0.0.1' });
+      expect(loadConfig({ METRICS_PORT: '0', PORT: '0' }, CWD).http.metricsPort).to.equal(0);
+    });
+
+    it('refuses METRICS_PORT equal to PORT, a bad port, and METRICS_HOST without METRICS_PORT', () => {
+      expect(configError({ PORT: '8080', METRICS_PORT: '8080' }).problems).to.deep.equal([
+        'METRICS_PORT (8080) must differ from PORT',
+      ]);
+      expect(configError({ METRICS_PORT: '3000' }).problems).to.deep.equal(['METRICS_PORT (3000) must differ from PORT']);
+      expect(configError({ METRICS_PORT: '70000' }).problems).to.deep.equal(['METRICS_PORT="70000": must be at most 65535']);
+      expect(configError({ METRICS_HOST: '0.0.0.0' }).problems).to.deep.equal([
+        'METRICS_HOST has no effect without METRICS_PORT (set both, or neither)',
+      ]);
+    });
+
+    it('RATE_LIMIT_WRITES_PER_MINUTE: 0 turns the limit off; the burst defaults to a minute of it', () => {
+      expect(loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: '0' }, CWD).http.rateLimit.writesPerMinute).to.equal(0);
+      expect(loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: '90' }, CWD).http.rateLimit).to.deep.equal({
+        writesPerMinute: 90,
+        burst: 90,
+        maxClients: 10_000,
+      });
+      expect(configError({ RATE_LIMIT_WRITES_PER_MINUTE: '-1', RATE_LIMIT_WRITES_BURST: '0' }).problems).to.deep.equal([
+        'RATE_LIMIT_WRITES_PER_MINUTE="-1": must be at least 0',
+        'RATE_LIMIT_WRITES_BURST="0": must be at least 1',
+      ]);
+    });
+
+    it('TRUST_PROXY: false, a hop count or named proxies; never "trust everyone"', () => {
+      expect(loadConfig({ TRUST_PROXY: 'false' }, CWD).http.trustProxy).to.equal(false);
+      expect(loadConfig({ TRUST_PROXY: '1' }, CWD).http.trustProxy).to.equal(1);
+      expect(loadConfig({ TRUST_PROXY: 'Loopback,192.168.0.0/16' }, CWD).http.trustProxy).to.deep.equal([
+        'loopback',
+        '192.168.0.0/16',
+      ]);
+      expect(configError({ TRUST_PROXY: 'true' }).problems[0]).to.match(/^TRUST_PROXY="true": trusting every proxy/);
+      expect(configError({ TRUST_PROXY: '10.0.0.0/33,proxy.local' }).problems[0]).to.contain(
+        'not "10.0.0.0/33", "proxy.local"',
+      );
     });
   });
 

@@ -8,6 +8,7 @@
  * filter `column=operator.value` on a filterable column (repeat a column for ranges). Values are
  * typed by the column (UUID, integer, boolean, timestamp, text) before they reach the adapter.
  */
+import { z } from 'zod';
 import type { Filter, FilterOperator, SortKey } from '../../adapters/contract.js';
 import { ValidationError } from '../../errors/index.js';
 import type { ColumnDefinition, TableDefinition } from '../../schema/tables.js';
@@ -19,6 +20,26 @@ const OPERATORS: readonly FilterOperator[] = ['eq', 'neq', 'gt', 'gte', 'lt', 'l
 const MAX_OFFSET = 1_000_000;
 const MAX_TEXT = 200;
 const MAX_IN_VALUES = 500;
+const INT32 = { min: -2_147_483_648, max: 2_147_483_647 };
+/** A date (UTC midnight) or a date-time with a zone; calendar-checked (no 2024-02-30). */
+const TIMESTAMP = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+/** User input echoed in a message: at most 64 characters, JSON-quoted. */
+function shown(raw: string): string {
+  return JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw);
+}
+
+/**
+ * Query values must be Unicode text without U+0000: PostgreSQL cannot compare against U+0000, and
+ * an unpaired surrogate (from `%ED%A0%80`-style input) is not text. Same rule as request bodies.
+ */
+function assertCleanText(name: string, raw: string): void {
+  if (raw.includes('\u0000') || !raw.isWellFormed()) {
+    throw new ValidationError(`Query parameter "${name.slice(0, 64)}" contains U+0000 or an unpaired surrogate.`, {
+      field: name.slice(0, 64),
+    });
+  }
+}
 
 export interface QueryLimits {
   readonly maxPageSize: number;
@@ -39,7 +60,7 @@ function integerParam(name: string, raw: string | undefined, fallback: number, m
   }
   const value = Number(raw);
   if (value < min || value > max) {
-    throw new ValidationError(`"${name}" must be between ${min} and ${max} (got ${raw}).`, {
+    throw new ValidationError(`"${name}" must be between ${min} and ${max} (got ${shown(raw)}).`, {
       field: name,
       min,
       max,
@@ -67,13 +88,17 @@ function typedValue(table: TableDefinition, columnName: string, column: ColumnDe
   switch (column.type) {
     case 'uuid':
       return UUID_PATTERN.test(raw) ? raw.toLowerCase() : fail('a UUID');
-    case 'integer':
-      return /^-?\d{1,10}$/.test(raw) ? Number(raw) : fail('a whole number');
+    case 'integer': {
+      const value = /^-?\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+      return value >= INT32.min && value <= INT32.max ? value : fail(`a whole number from ${INT32.min} to ${INT32.max}`);
+    }
     case 'boolean':
       return raw === 'true' ? true : raw === 'false' ? false : fail('true or false');
     case 'timestamp': {
+      // Date.parse alone would take 2024-02-30 as 1 March and a zone-less time as local time.
+      if (!TIMESTAMP.safeParse(raw).success) fail('an ISO-8601 date, or date-time with Z or an offset');
       const time = Date.parse(raw);
-      return Number.isNaN(time) || !/^\d{4}-\d{2}-\d{2}/.test(raw) ? fail('an ISO-8601 date or time') : new Date(time).toISOString();
+      return Number.isNaN(time) ? fail('an ISO-8601 date, or date-time with Z or an offset') : new Date(time).toISOString();
     }
     case 'text':
       return raw.length <= (column.maxLength ?? 10_000) ? raw : fail(`at most ${column.maxLength} characters`);
@@ -154,6 +179,7 @@ export function parseSearchQuery(
     .map(([name]) => name);
   const filters: Filter[] = [];
   for (const [name, value] of Object.entries(query)) {
+    for (const raw of Array.isArray(value) ? value : [value ?? '']) assertCleanText(name, raw);
     if ((RESERVED as readonly string[]).includes(name)) continue;
     if (!filterable.includes(name)) {
       throw new ValidationError(

@@ -11,12 +11,13 @@
  *   DELETE /api/:table/:id           delete one                                        → 204
  *   GET    /api/sessions/:id/content a session's whole content
  */
-import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { HttpConfig } from '../../config/index.js';
 import { AppError, ValidationError } from '../../errors/index.js';
 import type { Repositories, TableRepository } from '../../repositories/index.js';
 import { TABLE_NAMES } from '../../schema/tables.js';
+import { jsonBody } from '../body.js';
 import { rememberRoute } from '../request-context.js';
 import { listParam, parseSearchQuery } from './query.js';
 import { parseOrThrow, schemasFor, uuid, UUID_PATTERN } from './schemas.js';
@@ -68,14 +69,14 @@ function batchSizeGuard(items: unknown, max: number): void {
   }
 }
 
-function tableRouter(repo: TableRepository, http: HttpConfig): Router {
+function tableRouter(repo: TableRepository, http: HttpConfig, rateLimit: RequestHandler): Router {
   const router = Router();
   // Parsed after the route matched (not for all of /api), so that 413 and bad-JSON responses are
-  // labelled with their route template rather than `unmatched`.
-  const jsonBody: RequestHandler[] = [
-    requireJson,
-    express.json({ limit: http.maxBodyBytes, strict: true, type: 'application/json' }),
-  ];
+  // labelled with their route template rather than `unmatched`. The rate limit comes first: a
+  // refused write's body is never read.
+  const writeBody: RequestHandler[] = [rateLimit, requireJson, jsonBody({ limitBytes: http.maxBodyBytes })];
+  // A look-up is a read that happens to need a body: not rate-limited.
+  const readBody: RequestHandler[] = [requireJson, jsonBody({ limitBytes: http.maxBodyBytes })];
   const table = repo.table;
   const schemas = schemasFor(table);
   const batchCreate = z.strictObject({ items: z.array(schemas.create).min(1, 'must hold at least one item') });
@@ -83,7 +84,16 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
     items: z
       .array(z.strictObject({ id: uuid, changes: schemas.update }))
       .min(1, 'must hold at least one item')
-      .refine((items) => new Set(items.map((i) => i.id.toLowerCase())).size === items.length, 'must not name an id twice'),
+      .superRefine((items, ctx) => {
+        // Each repeat is reported at its own index, naming the first occurrence.
+        const first = new Map<string, number>();
+        items.forEach((item, index) => {
+          const id = item.id.toLowerCase();
+          const seen = first.get(id);
+          if (seen === undefined) first.set(id, index);
+          else ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `repeats the id of items[${seen}]: an id may not appear twice in one batch` });
+        });
+      }),
   });
   const lookup = z.strictObject({
     ids: z.array(uuid).min(1, 'must hold at least one id').max(http.maxBatchSize),
@@ -101,7 +111,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.post(
     '/',
-    ...jsonBody,
+    ...writeBody,
     handle(async (req, res) => {
       const row = parseOrThrow(schemas.create, req.body, `${table.name} row`);
       res.status(201).json(await repo.create(row));
@@ -110,7 +120,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.post(
     '/batch',
-    ...jsonBody,
+    ...writeBody,
     handle(async (req, res) => {
       batchSizeGuard((req.body as { items?: unknown } | undefined)?.items, http.maxBatchSize);
       const { items } = parseOrThrow(batchCreate, req.body, `${table.name} batch`);
@@ -120,7 +130,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.patch(
     '/batch',
-    ...jsonBody,
+    ...writeBody,
     handle(async (req, res) => {
       batchSizeGuard((req.body as { items?: unknown } | undefined)?.items, http.maxBatchSize);
       const { items } = parseOrThrow(batchUpdate, req.body, `${table.name} batch update`);
@@ -130,7 +140,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.post(
     '/lookup',
-    ...jsonBody,
+    ...readBody,
     handle(async (req, res) => {
       batchSizeGuard((req.body as { ids?: unknown } | undefined)?.ids, http.maxBatchSize);
       const body = parseOrThrow(lookup, req.body, `${table.name} lookup`);
@@ -147,7 +157,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.patch(
     '/:id',
-    ...jsonBody,
+    ...writeBody,
     handle(async (req, res) => {
       const id = idParam(req, table.name);
       const changes = parseOrThrow(schemas.update, req.body, `${table.name} update`);
@@ -157,6 +167,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 
   router.delete(
     '/:id',
+    rateLimit,
     handle(async (req, res) => {
       await repo.delete(idParam(req, table.name));
       res.status(204).end();
@@ -167,7 +178,7 @@ function tableRouter(repo: TableRepository, http: HttpConfig): Router {
 }
 
 /** The `/api` router for every table. */
-export function apiRouter(repositories: Repositories, http: HttpConfig): Router {
+export function apiRouter(repositories: Repositories, http: HttpConfig, rateLimit: RequestHandler): Router {
   const router = Router();
 
   router.get(
@@ -176,6 +187,6 @@ export function apiRouter(repositories: Repositories, http: HttpConfig): Router 
       res.json(await repositories.sessionContent(idParam(req, 'sessions')));
     }),
   );
-  for (const name of TABLE_NAMES) router.use(`/${name}`, tableRouter(repositories[name], http));
+  for (const name of TABLE_NAMES) router.use(`/${name}`, tableRouter(repositories[name], http, rateLimit));
   return router;
 }

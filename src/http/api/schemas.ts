@@ -11,6 +11,12 @@ export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 export const uuid = z.string().regex(UUID_PATTERN, 'must be a UUID');
 const INT32 = { min: -2_147_483_648, max: 2_147_483_647 };
 
+function characterCount(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 /** Columns that have a database default and may be omitted on create. */
 function hasDefault(column: ColumnDefinition): boolean {
   return column.type === 'json' || column.type === 'boolean' || column.type === 'integer' || column.default !== undefined;
@@ -22,9 +28,14 @@ function columnSchema(column: ColumnDefinition): z.ZodType {
     case 'uuid':
       schema = uuid;
       break;
-    case 'text':
-      schema = z.string().max(column.maxLength ?? 10_000, `must be at most ${column.maxLength ?? 10_000} characters`);
+    case 'text': {
+      const max = column.maxLength ?? 10_000;
+      // Characters (code points), as the databases count them: an emoji is one, not two UTF-16 units.
+      schema = z
+        .string()
+        .refine((v) => v.length <= max || characterCount(v) <= max, `must be at most ${max} characters`);
       break;
+    }
     case 'integer':
       schema = z.number().int('must be a whole number').min(INT32.min).max(INT32.max);
       break;
