@@ -150,6 +150,11 @@ export function createAdapter(config: Config, wiring: AdapterWiring): DatabaseAd
       key: supabase.key,
       requestTimeoutMs: supabase.requestTimeoutMs,
       readRetries: supabase.readRetries,
+      circuit: {
+        failureThreshold: supabase.circuitFailureThreshold,
+        windowMs: supabase.circuitWindowMs,
+        cooldownMs: supabase.circuitCooldownMs,
+      },
       connections: { min: pool.minConnections, max: pool.maxConnections },
       pool: poolOptions,
       instrumentation: wiring.instrumentation,

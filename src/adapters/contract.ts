@@ -64,6 +64,17 @@ export interface AdapterHealth {
   /** Round-trip of the test query in milliseconds. */
   readonly latencyMs: number;
   readonly error?: string;
+  /** Circuit breaker of an adapter that has one (Supabase); SQLite reports none. */
+  readonly circuit?: CircuitStatus;
+}
+
+/** A circuit breaker's state (Supabase adapter; see src/adapters/supabase/circuit-breaker.ts). */
+export interface CircuitStatus {
+  readonly state: 'closed' | 'open' | 'half_open';
+  /** When it last opened (ISO-8601); null unless open / half-open. */
+  readonly openedAt: string | null;
+  /** Connection-level failures in a row (reset by any answer from the server). */
+  readonly consecutiveFailures: number;
 }
 
 export interface DatabaseAdapter {
@@ -100,6 +111,9 @@ export interface DatabaseAdapter {
 
   /** Runs the adapter's test query through the pool. */
   healthCheck(): Promise<AdapterHealth>;
+
+  /** The circuit breaker guarding `pool`, if the adapter has one (optional; SQLite has none). */
+  circuitOf?(pool: string): CircuitStatus | null;
 }
 
 /**

@@ -62,6 +62,11 @@ export interface SupabaseConfig {
   readonly requestTimeoutMs: number;
   /** Extra attempts for idempotent reads after a transient failure. */
   readonly readRetries: number;
+  /** Circuit breaker: consecutive connection failures/timeouts within windowMs open it (0 = off). */
+  readonly circuitFailureThreshold: number;
+  readonly circuitWindowMs: number;
+  /** How long an open circuit fails fast before one probe request is let through. */
+  readonly circuitCooldownMs: number;
 }
 
 export interface HttpConfig {
@@ -154,6 +159,9 @@ export const ENV_VARIABLES = [
   'SUPABASE_KEY',
   'SUPABASE_REQUEST_TIMEOUT_MS',
   'SUPABASE_READ_RETRIES',
+  'SUPABASE_CIRCUIT_FAILURE_THRESHOLD',
+  'SUPABASE_CIRCUIT_WINDOW_MS',
+  'SUPABASE_CIRCUIT_COOLDOWN_MS',
   'DB_POOL_MIN_CONNECTIONS',
   'DB_POOL_MAX_CONNECTIONS',
   'DB_POOL_MAX_IDLE_TIME',
@@ -293,6 +301,9 @@ const PARSERS: Record<EnvName, z.ZodType<unknown, string>> = {
   SUPABASE_KEY: nonEmpty,
   SUPABASE_REQUEST_TIMEOUT_MS: integer(100, 600_000),
   SUPABASE_READ_RETRIES: integer(0, 10),
+  SUPABASE_CIRCUIT_FAILURE_THRESHOLD: integer(0, 1000),
+  SUPABASE_CIRCUIT_WINDOW_MS: integer(100, 3_600_000),
+  SUPABASE_CIRCUIT_COOLDOWN_MS: integer(100, 3_600_000),
   DB_POOL_MIN_CONNECTIONS: integer(0, 1000),
   DB_POOL_MAX_CONNECTIONS: integer(1, 1000),
   DB_POOL_MAX_IDLE_TIME: decimal(0.1, 86_400),
@@ -374,6 +385,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         key,
         requestTimeoutMs: get('SUPABASE_REQUEST_TIMEOUT_MS', 10_000),
         readRetries: get('SUPABASE_READ_RETRIES', 2),
+        circuitFailureThreshold: get('SUPABASE_CIRCUIT_FAILURE_THRESHOLD', 5),
+        circuitWindowMs: get('SUPABASE_CIRCUIT_WINDOW_MS', 10_000),
+        circuitCooldownMs: get('SUPABASE_CIRCUIT_COOLDOWN_MS', 5_000),
       };
     }
   }

@@ -266,6 +266,10 @@ export interface HealthReport {
     readonly utilization: number;
     readonly pending_requests: number;
     readonly issues: readonly string[];
+    /** Circuit breaker guarding the pool (Supabase); absent for pools without one (SQLite). */
+    readonly circuit?: 'closed' | 'open' | 'half_open';
+    readonly circuit_opened_at?: string | null;
+    readonly circuit_consecutive_failures?: number;
   }>;
 }
 
@@ -306,6 +310,8 @@ export async function healthReport(
     if (!s.healthy) issues.push(`last health check failed: ${s.lastHealthError ?? 'unknown error'}`);
     if (s.pending > 0 && !singleWriter) issues.push(`${s.pending} callers waiting for a connection`);
     if (utilization >= SATURATION && !singleWriter) issues.push(`${Math.round(utilization * 100)} % of connections in use`);
+    const circuit = adapter.circuitOf?.(s.name) ?? null;
+    if (circuit !== null && circuit.state !== 'closed') issues.push(`circuit breaker ${circuit.state}`);
     return {
       pool: s.name,
       healthy: s.healthy,
@@ -315,6 +321,13 @@ export async function healthReport(
       utilization,
       pending_requests: s.pending,
       issues,
+      ...(circuit === null
+        ? {}
+        : {
+            circuit: circuit.state,
+            circuit_opened_at: circuit.openedAt,
+            circuit_consecutive_failures: circuit.consecutiveFailures,
+          }),
     };
   });
   const status: HealthStatus = !testQuery.healthy

@@ -70,6 +70,9 @@ describe('config', () => {
         key: 'k',
         requestTimeoutMs: 10_000,
         readRetries: 2,
+        circuitFailureThreshold: 5,
+        circuitWindowMs: 10_000,
+        circuitCooldownMs: 5_000,
       });
     });
 

@@ -51,10 +51,12 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 
 import { AppError, DatabaseError, NotFoundError, ValidationError } from '../../errors/index.js';
 import {
+  isCreateFailureTimeout,
   ObservedPool,
   type ConnectionFactory,
   type ObservedPoolOptions,
   type PoolObserver,
+  type PoolTimeoutError,
 } from '../../pool/index.js';
 import type { TableDefinition } from '../../schema/tables.js';
 import {
@@ -93,6 +95,12 @@ import {
   listElement,
   logicConditions,
 } from './encoding.js';
+import {
+  CircuitBreaker,
+  DEFAULT_CIRCUIT_OPTIONS,
+  type CircuitBreakerOptions,
+  type CircuitSnapshot,
+} from './circuit-breaker.js';
 import { isTransient, mapSupabaseError, RequestFailure } from './errors.js';
 
 /** Most values per `in.(…)` list; the character budget below usually decides first. */
@@ -105,6 +113,11 @@ export const MAX_REQUEST_TARGET_LENGTH = 7_680;
 export const PAGE_ROWS = 1_000;
 /** Default largest JSON body of one write request (bytes). */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Default largest response body accepted (bytes): a full page (PAGE_ROWS rows) of ordinary rows is
+ * well under it; anything larger is a misbehaving upstream and is not buffered (502).
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** Upper bound of the back-off between read retries (ms). */
 const MAX_BACKOFF_MS = 2_000;
 /** A guard on every paging loop (each page makes progress, so this is never reached in practice). */
@@ -145,6 +158,10 @@ export interface SupabaseAdapterOptions {
   readonly instrumentation?: OperationInstrumentation;
   /** Receives the pool's events (Prometheus collectors). */
   readonly observer?: PoolObserver;
+  /** Largest response body accepted (bytes; default 16 MiB); a larger one is a 502 DB_BAD_GATEWAY. */
+  readonly maxResponseBytes?: number;
+  /** Circuit breaker settings (default: 5 failures within 10 s open it for 5 s; threshold 0 = off). */
+  readonly circuit?: Omit<CircuitBreakerOptions, 'now'>;
 }
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
@@ -279,6 +296,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
   readonly #retryBaseDelayMs: number;
   /** The last create failure, already mapped: start() reports it instead of a generic pool error. */
   #createError: AppError | null = null;
+  readonly #breaker: CircuitBreaker;
   #state: State = 'new';
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -295,6 +313,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
     this.#instrumentation = options.instrumentation ?? NO_INSTRUMENTATION;
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
+    this.#breaker = new CircuitBreaker(options.circuit ?? DEFAULT_CIRCUIT_OPTIONS);
     this.#pool = new ObservedPool<SupabaseConnection>(
       {
         ...options.pool,
@@ -333,6 +352,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
         Math.min(600_000, Math.max(pool.idleTimeoutMs, 2 * pool.healthCheckIntervalMs, 60_000)),
       probeTable: this.#options.probeTable ?? 'users',
       maxRequestTargetLength: MAX_REQUEST_TARGET_LENGTH,
+      maxResponseBytes: this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     };
     const context = { operation: 'connection probe', origin: this.#origin };
     return {
@@ -340,8 +360,13 @@ export class SupabaseAdapter implements DatabaseAdapter {
         try {
           const connection = await SupabaseConnection.open(connectionOptions);
           this.#createError = null;
+          // A connection opened (its probe answered): the API is reachable again.
+          this.#breaker.success();
           return connection;
         } catch (err) {
+          // A connect that fails (refused, reset, timed out) counts towards opening the circuit,
+          // which also releases the callers waiting for this connection.
+          if (isConnectionLevel(err)) this.#breaker.failure();
           const mapped = mapSupabaseError(err, context);
           this.#createError = mapped;
           throw mapped;
@@ -351,6 +376,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
       validate: async (connection) => {
         try {
           await connection.probe();
+          this.#breaker.success();
           return true;
         } catch (err) {
           // The pool keeps this message as the last health error: ours, never an upstream body.
@@ -435,14 +461,53 @@ export class SupabaseAdapter implements DatabaseAdapter {
     let failure: unknown;
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) await sleep(retryDelayMs(attempt - 1, this.#retryBaseDelayMs));
+      // Open circuit: fail fast, no network (a retry of a failed read stops here too).
+      const probe = this.#breaker.admit();
       try {
-        return await this.#pool.withConnection((connection) => connection.send(method, table.name, build));
+        const reply = await this.#breaker.race((abandoned) =>
+          this.#pool.withConnection((connection) => {
+            // The circuit opened while this caller waited for a connection: it has been answered.
+            if (abandoned()) throw this.#breaker.openError();
+            return connection.send(method, table.name, build);
+          }),
+        );
+        this.#breaker.success();
+        return reply;
       } catch (err) {
+        this.#recordOutcome(err, probe);
         if (!isTransient(err)) throw err;
         failure = err;
       }
     }
     throw failure;
+  }
+
+  /** An acquire that timed out because every connection create failed: the API is unreachable. */
+  #unavailable(err: PoolTimeoutError): DatabaseError {
+    const code = this.#createError?.code ?? 'DB_UNAVAILABLE';
+    return new DatabaseError(
+      'DB_UNAVAILABLE',
+      `${this.#origin === '' ? 'The Supabase API' : `The Supabase API at ${this.#origin}`} is unavailable: no new ` +
+        `connection could be opened within ${Math.round(err.waitedMs)} ms (${code}). Retry shortly.`,
+      { cause: err, details: { pool: err.snapshot.name, reason: code }, retryAfterSeconds: 1 },
+    );
+  }
+
+  /** Feeds the circuit breaker with the outcome of a failed attempt. */
+  #recordOutcome(err: unknown, probe: boolean): void {
+    if (isConnectionLevel(err)) this.#breaker.failure();
+    else if (err instanceof RequestFailure) this.#breaker.success(); // the server answered
+    else if (probe) this.#breaker.release();
+  }
+
+  /** The circuit breaker's state (for /metrics/database/health and tests). */
+  circuit(): CircuitSnapshot {
+    return this.#breaker.snapshot();
+  }
+
+  /** The breaker guards the one pool, `supabase`; null when disabled (threshold 0). */
+  circuitOf(pool: string): CircuitSnapshot | null {
+    return pool === this.#pool.name && this.#breaker.enabled ? this.#breaker.snapshot() : null;
   }
 
   /** One instrumented operation; failures leave it as mapped AppErrors. */
@@ -468,6 +533,8 @@ export class SupabaseAdapter implements DatabaseAdapter {
         try {
           return await fn();
         } catch (err) {
+          // No connection could be opened (every create failed), not a busy pool: as SQLite says.
+          if (isCreateFailureTimeout(err)) throw this.#unavailable(err);
           throw mapSupabaseError(err, { table, operation: info.operation, origin: this.#origin });
         }
       },
@@ -1004,16 +1071,38 @@ export class SupabaseAdapter implements DatabaseAdapter {
     const started = performance.now();
     try {
       this.#assertStarted();
+      // While the circuit is open the probe does not touch the network either.
+      if (this.#breaker.state === 'open') throw this.#breaker.openError();
       await this.#pool.withConnection((connection) => connection.probe());
-      return { healthy: true, latencyMs: performance.now() - started };
+      return { healthy: true, latencyMs: performance.now() - started, circuit: this.#breaker.snapshot() };
     } catch (err) {
       const mapped = mapSupabaseError(err, { operation: 'health check', origin: this.#origin });
-      return { healthy: false, latencyMs: performance.now() - started, error: mapped.message };
+      return {
+        healthy: false,
+        latencyMs: performance.now() - started,
+        error: mapped.message,
+        circuit: this.#breaker.snapshot(),
+      };
     }
   }
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/**
+ * A failure that says the API could not be reached (connect refused/reset, socket closed before
+ * the answer was complete, no answer in time, no connection could be created), as opposed to an
+ * answer from the server. These feed the circuit breaker.
+ */
+function isConnectionLevel(err: unknown): boolean {
+  if (err instanceof RequestFailure) return err.kind === 'transport' || err.kind === 'timeout';
+  if (isCreateFailureTimeout(err)) return true;
+  if (err instanceof AppError) {
+    const cause = err.cause;
+    return cause instanceof RequestFailure && (cause.kind === 'transport' || cause.kind === 'timeout');
+  }
+  return false;
+}
 
 /** True when a filter list can match no row (an empty `in`): no request is needed. */
 function matchesNothing(filters: readonly ValidatedFilter[]): boolean {

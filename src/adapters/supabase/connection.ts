@@ -55,6 +55,11 @@ export interface SupabaseConnectionOptions {
   readonly probeTable: string;
   /** Longest request target (path + query) sent; longer requests fail before sending. */
   readonly maxRequestTargetLength: number;
+  /**
+   * Largest response body accepted (bytes). A longer answer is not buffered: reading stops at the
+   * limit, the socket is closed and the request fails as a bad gateway (502 DB_BAD_GATEWAY).
+   */
+  readonly maxResponseBytes: number;
 }
 
 /** The request being made on this connection: what the fetch wrapper saw. */
@@ -66,6 +71,8 @@ interface Exchange {
   error: unknown;
   timedOut: boolean;
   tooLong: number | null;
+  /** Bytes read when the body exceeded maxResponseBytes (reading stopped there), else null. */
+  tooLarge: number | null;
 }
 
 /** Gateway statuses: the request may have reached PostgREST (Cloudflare's 520–524 included). */
@@ -228,6 +235,7 @@ export class SupabaseConnection {
       error: undefined,
       timedOut: false,
       tooLong: null,
+      tooLarge: null,
     };
     this.#exchange = exchange;
     const controller = new AbortController();
@@ -253,10 +261,21 @@ export class SupabaseConnection {
     // instead of lending it again in the meantime.
     if (exchange.timedOut && (result.error !== null || exchange.status === null)) {
       this.#broken ??= 'request timed out';
-    } else if (exchange.error !== undefined && exchange.tooLong === null) {
+    } else if (exchange.error !== undefined && exchange.tooLong === null && exchange.tooLarge === null) {
       this.#broken ??= `request failed (${errorCode(exchange.error) ?? 'transport error'})`;
     }
     const writes = method !== 'GET' && method !== 'HEAD';
+    if (exchange.tooLarge !== null) {
+      // Not JSON we will parse: a bad gateway (a write's outcome is unknown: it may have run).
+      this.#broken ??= 'response too large';
+      throw new RequestFailure({
+        kind: 'http',
+        request,
+        status: exchange.status,
+        parsable: false,
+        outcomeUnknown: writes,
+      });
+    }
     if (exchange.tooLong !== null) {
       throw new RequestFailure({ kind: 'too-long', request, targetLength: exchange.tooLong });
     }
@@ -340,7 +359,7 @@ export class SupabaseConnection {
         exchange.contentRange = response.headers.get('content-range');
       }
       const noBody = method === 'HEAD' || NULL_BODY_STATUSES.has(response.status);
-      const body = noBody ? null : await response.arrayBuffer();
+      const body = noBody ? null : await this.#readBody(response, exchange);
       return new Response(body, {
         status: response.status,
         statusText: response.statusText,
@@ -351,6 +370,49 @@ export class SupabaseConnection {
       throw err;
     }
   };
+
+  /**
+   * The whole body, read chunk by chunk up to maxResponseBytes; beyond it reading stops, the
+   * stream is cancelled (undici closes the socket) and the exchange is marked `tooLarge`.
+   */
+  async #readBody(
+    response: Awaited<ReturnType<typeof undiciFetch>>,
+    exchange: Exchange | null,
+  ): Promise<Uint8Array> {
+    const limit = this.#options.maxResponseBytes;
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    const tooLarge = (bytes: number): Error => {
+      if (exchange !== null) exchange.tooLarge = bytes;
+      return new RangeError(`response body over ${limit} bytes`);
+    };
+    if (Number.isFinite(declared) && declared > limit) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooLarge(declared);
+    }
+    const body = response.body;
+    if (body === null) return new Uint8Array(0);
+    const reader = body.getReader();
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        parts.length = 0;
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(size);
+      }
+      parts.push(value);
+    }
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.byteLength;
+    }
+    return out;
+  }
 
   /** Closes the agent and its socket at once (in-flight requests fail). Idempotent. */
   close(): Promise<void> {

@@ -56,7 +56,13 @@ export class RequestFailure extends Error {
   readonly request: string;
   readonly status: number | null;
   readonly parsable: boolean;
-  readonly upstream: UpstreamError | null;
+  /**
+   * Not enumerable: PostgreSQL's message, details and hint may quote row values, and loggers
+   * (pino's err serializer) copy an error's enumerable properties. The log gets `postgrestCode`.
+   */
+  declare readonly upstream: UpstreamError | null;
+  /** The PostgREST/PostgreSQL code alone (safe to log). */
+  readonly postgrestCode: string | null;
   readonly transportCode: string | null;
   readonly outcomeUnknown: boolean;
   readonly timeoutMs: number | null;
@@ -70,7 +76,8 @@ export class RequestFailure extends Error {
     this.request = init.request;
     this.status = init.status ?? null;
     this.parsable = init.parsable ?? true;
-    this.upstream = init.upstream ?? null;
+    Object.defineProperty(this, 'upstream', { value: init.upstream ?? null, enumerable: false });
+    this.postgrestCode = init.upstream?.code ?? null;
     this.transportCode = init.transportCode ?? null;
     this.outcomeUnknown = init.outcomeUnknown ?? false;
     this.timeoutMs = init.timeoutMs ?? null;
