@@ -8,13 +8,16 @@
  * event on the request's span, one warning per route (not per request), and a recommendation in
  * GET /metrics/performance/summary. The batched endpoints never trigger it.
  */
+import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import { expect } from 'chai';
 import type { Router } from 'express';
 import type { Container } from '../../src/container.js';
 import { parseExposition, samplesOf, valueOf } from '../support/exposition.js';
 import { idOf, startInMemoryTracing, traceIdOf, type FinishedSpan, type InMemoryTracing } from '../support/in-memory-tracing.js';
+import { parseExposition as parseMetricsText, sumOf } from '../support/metrics-text.js';
 import { seedStory, startObservedService, type ObservedService, type Story } from '../support/observed-service.js';
+import { startTestService, type TestService } from '../support/service.js';
 
 const NAIVE_ROUTE = '/test/naive/sessions/:id/plots-with-authors';
 const COUNTER = 'db_client_n_plus_one_suspected_total';
@@ -186,5 +189,35 @@ describe('N+1 detection on a naive route, never on the batched endpoints', funct
     } finally {
       await strict.stop();
     }
+  });
+});
+
+describe('N+1 detection: a chunked look-up is one operation, not a repetition (Supabase)', function () {
+  this.timeout(60_000);
+  let supabase: TestService;
+
+  before(async () => {
+    supabase = await startTestService({
+      backend: 'supabase',
+      env: { API_MAX_BATCH_SIZE: '5000', RATE_LIMIT_WRITES_PER_MINUTE: '0' },
+    });
+  });
+
+  after(async () => {
+    await supabase?.stop();
+  });
+
+  it('5,000 ids → 25 SELECTs (one per in-list chunk) and nothing suspected', async () => {
+    const metrics = async (): Promise<ReturnType<typeof parseMetricsText>> =>
+      parseMetricsText((await supabase.request('GET', '/metrics')).text);
+    const before = sumOf(await metrics(), 'db_client_operation_duration_seconds_count');
+    const ids = Array.from({ length: 5_000 }, () => randomUUID());
+    const res = await supabase.request('POST', '/api/plots/lookup', { ids });
+    expect(res.status, res.text.slice(0, 300)).to.equal(200);
+    expect((res.body as { missing: string[] }).missing).to.have.length(5_000);
+    const after = await metrics();
+    // 206 hyphen-less UUIDs per in.(…) list: ceil(5000 / 206) = 25 requests, well over the threshold (10).
+    expect(sumOf(after, 'db_client_operation_duration_seconds_count') - before).to.equal(25);
+    expect(sumOf(after, COUNTER)).to.equal(0);
   });
 });
