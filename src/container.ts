@@ -182,7 +182,11 @@ export function createContainer(config: Config, options: ContainerOptions = {}):
   for (const pool of adapter.pools()) metrics.registerPool(pool);
 
   const runtime = new RuntimeStats();
-  const databaseProbe = new DependencyProbe(config.databaseMode, () => adapter.healthCheck(), config.healthCheckTimeoutMs);
+  const databaseProbe = new DependencyProbe(
+    config.databaseMode,
+    () => adapter.healthCheck(),
+    config.healthCheckTimeoutMs,
+  );
   let state: LifecycleState = 'created';
   let lastStartError: string | null = null;
   /** How long the last failed start took (ms): the "latency" readiness shows for it. */

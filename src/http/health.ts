@@ -21,7 +21,15 @@ export function healthRouter(container: Container): Router {
       const readiness = await container.readiness();
       const pools = container.adapter.pools().map((pool) => {
         const s = pool.snapshot();
-        return { name: s.name, total: s.total, used: s.used, idle: s.idle, pending: s.pending, min: s.min, max: s.max };
+        return {
+          name: s.name,
+          total: s.total,
+          used: s.used,
+          idle: s.idle,
+          pending: s.pending,
+          min: s.min,
+          max: s.max,
+        };
       });
       if (readiness.ready) {
         res.json({ status: 'ready', state: readiness.state, dependencies: readiness.dependencies, pools });

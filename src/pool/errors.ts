@@ -42,14 +42,15 @@ export class PoolClosedError extends AppError {
 }
 
 /**
- * True for a {@link PoolTimeoutError} that failing creates caused, not busy connections: when it
- * timed out, the pool had room for another connection (`used < max`) and its last create had failed
- * (`lastCreateError` is cleared by every successful create). Such a caller did not wait for a busy
- * pool; the database could not be reached. Adapters report it as `DB_UNAVAILABLE` rather than
- * `DB_POOL_TIMEOUT` (which says "the pool is too small or the work too slow").
+ * True for a {@link PoolTimeoutError} that the database caused rather than busy connections: when
+ * it timed out the pool had room for another connection (`used < max`), and its creates were
+ * failing (`lastCreateError` is set until a create succeeds) or still opening (`creating > 0`:
+ * the database takes longer than the acquire timeout to accept a connection). Such a caller did not
+ * wait for a busy pool; the database could not be reached. Adapters report it as `DB_UNAVAILABLE`
+ * rather than `DB_POOL_TIMEOUT` (which says "the pool is too small or the work too slow").
  */
 export function isCreateFailureTimeout(err: unknown): err is PoolTimeoutError {
-  return (
-    err instanceof PoolTimeoutError && err.snapshot.lastCreateError !== null && err.snapshot.used < err.snapshot.max
-  );
+  if (!(err instanceof PoolTimeoutError)) return false;
+  const s = err.snapshot;
+  return s.used < s.max && (s.lastCreateError !== null || s.creating > 0);
 }

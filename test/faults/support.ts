@@ -23,12 +23,18 @@ export const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
  * Environment every fault test starts from: writes are not rate limited (the suite writes fast from
  * one address; the limit is not under test here).
  */
-export const FAULT_ENV: Readonly<Record<string, string>> = Object.freeze({ RATE_LIMIT_WRITES_PER_MINUTE: '0' });
+export const FAULT_ENV: Readonly<Record<string, string>> = Object.freeze({
+  RATE_LIMIT_WRITES_PER_MINUTE: '0',
+});
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `condition` holds (bounded); throws with `what` when it never does. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -53,7 +59,11 @@ export async function poolReport(service: TestService, pool: string): Promise<Re
 }
 
 /** Sum of the matching samples of one Prometheus family in a fresh scrape of `/metrics`. */
-export async function metric(service: TestService, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metric(
+  service: TestService,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const res = await service.request('GET', '/metrics', undefined, { accept: 'text/plain' });
   expect(res.status).to.equal(200);
   return sumOf(parseExposition(res.text), name, labels);
@@ -107,7 +117,7 @@ export class LivenessWatch {
   }
 
   /** Stops polling; asserts that every probe answered 200 (at least one probe ran). */
-  async stop(maxLatencyMs = 1000): Promise<LivenessReport> {
+  async stop(maxLatencyMs = 2000): Promise<LivenessReport> {
     this.#running = false;
     await this.#loop;
     const report = { probes: this.#probes, failures: [...this.#failures], maxLatencyMs: this.#maxLatencyMs };
@@ -155,7 +165,12 @@ export async function idleConnections(pool: ObservedPool<SqliteConnection>): Pro
 }
 
 /** The rows of a table whose `column` equals `value`, read through the service's adapter. */
-export function countWhere(service: TestService, table: TableName, column: string, value: unknown): Promise<number> {
+export function countWhere(
+  service: TestService,
+  table: TableName,
+  column: string,
+  value: unknown,
+): Promise<number> {
   return service.container.adapter.count(TABLES[table], [{ column, op: 'eq', value }]);
 }
 
@@ -212,7 +227,10 @@ export interface ChildService {
  * Starts `node dist/src/main.js` with `env` on a free loopback port; resolves once it listens
  * (not necessarily ready: a start-up failure keeps it up with readiness 503).
  */
-export async function spawnService(env: Record<string, string>, options: { uid?: number; gid?: number } = {}): Promise<ChildService> {
+export async function spawnService(
+  env: Record<string, string>,
+  options: { uid?: number; gid?: number } = {},
+): Promise<ChildService> {
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
     env: {
@@ -254,7 +272,9 @@ export async function call(
 ): Promise<{ status: number; body: Row & { error?: { code: string; message: string } }; headers: Headers }> {
   const res = await fetch(url, {
     method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(15_000),
   });
   const text = await res.text();
@@ -264,7 +284,11 @@ export async function call(
   } catch {
     parsed = { text };
   }
-  return { status: res.status, body: parsed as Row & { error?: { code: string; message: string } }, headers: res.headers };
+  return {
+    status: res.status,
+    body: parsed as Row & { error?: { code: string; message: string } },
+    headers: res.headers,
+  };
 }
 
 /**
@@ -283,13 +307,18 @@ export async function holdWriteLock(file: string, holdMs: number): Promise<{ rel
       db.close();
       process.stdout.write('released\\n');
     });`;
-  const child = spawn(process.execPath, ['-e', script, file, String(holdMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['-e', script, file, String(holdMs)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   const released = new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => (code === 0 ? resolve(performance.now()) : reject(new Error(`lock holder exited ${code}: ${err}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(performance.now()) : reject(new Error(`lock holder exited ${code}: ${err}`)),
+    );
   });
   released.catch(() => undefined);
   await waitUntil(() => out.includes('locked') || child.exitCode !== null, 10_000, 'the lock holder');

@@ -46,7 +46,12 @@ import { decodeRow, decodeValue, encodeRow, encodeValue } from './codec.js';
 import { openConnection, type SqliteConnection, type SqliteExecutionMode } from './connection.js';
 import { mapSqliteError } from './errors.js';
 import type { AppliedMigration } from './migrations.js';
-import { DEFAULT_JOURNAL_SIZE_LIMIT_BYTES, ROW_NOT_FOUND, type EngineOptions, type TransactionStep } from './protocol.js';
+import {
+  DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
+  ROW_NOT_FOUND,
+  type EngineOptions,
+  type TransactionStep,
+} from './protocol.js';
 import { padValues, statementsFor } from './sql.js';
 
 /** Pool settings shared by the reader and writer pools (names, sizes and factories are the adapter's). */
@@ -194,10 +199,12 @@ export class SqliteAdapter implements DatabaseAdapter {
             busyTimeoutMs: this.#options.busyTimeoutMs,
             journalSizeLimitBytes: this.#options.journalSizeLimitBytes ?? DEFAULT_JOURNAL_SIZE_LIMIT_BYTES,
           });
-          this.#createErrors.delete(role);
           // Readers open after the migrations, so the tables exist: the point reads every request
           // starts with are ready before the first acquire (design §4, warm-up).
           if (role === 'reader') await connection.prepare(WARM_READER_STATEMENTS).catch(() => 0);
+          // Forgotten only now, in the same tick as the pool clears its last create error: a caller
+          // timing out meanwhile still learns why creates had failed.
+          this.#createErrors.delete(role);
           return connection;
         } catch (err) {
           const mapped = mapSqliteError(err, { path: this.#path });

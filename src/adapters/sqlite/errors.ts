@@ -95,6 +95,19 @@ function foreignKeyError(err: unknown, context: SqliteErrorContext): ConflictErr
 }
 
 /**
+ * better-sqlite3 checks the file's directory itself before SQLite runs and throws a plain TypeError
+ * (no SQLITE_* code). At start-up the adapter checks the directory first; this is the same fault
+ * later on, e.g. a new connection after the directory was removed or unmounted.
+ */
+function isMissingDirectory(err: unknown, message: string): boolean {
+  return (
+    err instanceof Error &&
+    err.name === 'TypeError' &&
+    message.startsWith('Cannot open database because the directory does not exist')
+  );
+}
+
+/**
  * Converts anything thrown by a SQLite connection to an AppError. AppErrors (pool errors, worker
  * exits, validation) pass through unchanged.
  */
@@ -167,7 +180,7 @@ export function mapSqliteError(err: unknown, context: SqliteErrorContext = {}): 
       { cause: err },
     );
   }
-  if (code.startsWith('SQLITE_CANTOPEN')) {
+  if (code.startsWith('SQLITE_CANTOPEN') || isMissingDirectory(err, message)) {
     return new DatabaseError(
       'DB_CANNOT_OPEN',
       `Cannot open ${fileLabel(context)}: check that its directory exists and that the service may read and write it.`,

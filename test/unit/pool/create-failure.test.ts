@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PoolTimeoutError } from '../../../src/pool/index.js';
+import { PoolTimeoutError, isCreateFailureTimeout } from '../../../src/pool/index.js';
 import {
   RecordingObserver,
   expectCounters,
@@ -44,6 +44,30 @@ describe('ObservedPool create failures', () => {
     await sleep(100);
     expect(factory.createFailures).to.equal(failures);
     expectCounters(pool, { timeouts: 3, createFailures: failures });
+  });
+
+  it('isCreateFailureTimeout: a timeout with room in the pool and failing or pending creates, not one of a busy pool', async () => {
+    const failing = makePool({ min: 0, max: 2, acquireTimeoutMs: 60 });
+    failing.factory.failCreate = 'connect ECONNREFUSED 127.0.0.1:5432';
+    expect(isCreateFailureTimeout(await rejectionOf(failing.pool.withConnection(async () => undefined)))).to.equal(true);
+
+    const slow = makePool({ min: 0, max: 1, acquireTimeoutMs: 40, createTimeoutMs: 1000 });
+    slow.factory.createDelayMs = 200;
+    const pending = await rejectionOf(slow.pool.withConnection(async () => undefined));
+    expect((pending as PoolTimeoutError).snapshot).to.include({ creating: 1, lastCreateError: null });
+    expect(isCreateFailureTimeout(pending)).to.equal(true);
+
+    const busy = makePool({ min: 1, max: 1, acquireTimeoutMs: 40 });
+    await busy.pool.start();
+    let release!: () => void;
+    const holding = busy.pool.withConnection(() => new Promise<void>((resolve) => (release = resolve)));
+    const timedOut = await rejectionOf(busy.pool.withConnection(async () => undefined));
+    release();
+    await holding;
+    expect(timedOut).to.be.instanceOf(PoolTimeoutError);
+    expect(isCreateFailureTimeout(timedOut)).to.equal(false);
+    expect(isCreateFailureTimeout(new Error('x'))).to.equal(false);
+    await sleep(250);
   });
 
   it('keeps only the message of a create error, cut to 200 characters', async () => {

@@ -316,6 +316,21 @@ describe('SQLite error mapping', function () {
         }
       });
 
+      it('cannot open: a new connection after the directory vanished (driver TypeError, no code) → DB_CANNOT_OPEN', async () => {
+        const dir = makeTempDir();
+        const file = path.join(dir, 'gone', 'x.db');
+        try {
+          for (const role of ['reader', 'writer'] as const) {
+            const err = await rejectionOf(openConnection(mode, { path: file, role, busyTimeoutMs: 100 }));
+            expect((err as Error).name).to.equal('TypeError');
+            const mapped = expectMapped(mapSqliteError(err, { path: file }), DatabaseError, 'DB_CANNOT_OPEN');
+            expect(mapped.message).to.include(file);
+          }
+        } finally {
+          removeDir(dir);
+        }
+      });
+
       it('cannot open: the path is a directory → the connection fails with SQLITE_CANTOPEN → DB_CANNOT_OPEN', async () => {
         const dir = makeTempDir();
         try {
