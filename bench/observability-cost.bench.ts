@@ -4,28 +4,34 @@
  * (`GET /api/plots/:id`, autocannon -c 10 from a child process), interleaved round by round.
  *
  * Tracing has to start before express is loaded, so each configuration is its own process:
- * `node dist/src/main.js` with its environment. A third process with metrics on and tracing off
- * splits the cost between the two. Server CPU time per request is read from /proc.
+ * `node dist/src/main.js` with its environment. Diagnostic processes split the cost: metrics on
+ * and tracing off; tracing on with only the http instrumentation (our own spans and the server
+ * span, no express spans); and the service without any OpenTelemetry bootstrap
+ * (bench/support/main-untraced.ts), to show what "off" via OTEL_SDK_DISABLED still costs.
+ * Server CPU time per request is read from /proc.
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 
 import type { Env } from '../src/config/index.js';
 import { cannon, cpuTimeOf, JsonClient, seedOverHttp, spawnService, type CannonResult, type SpawnedService } from './support/http.js';
 import { startOtlpSink } from './support/otlp-sink.js';
-import { interleave, main, measured, ratios, sleep, type BenchmarkDefinition } from './harness.js';
+import { fmt, interleave, main, measured, ratios, sleep, summarize, type BenchmarkDefinition } from './harness.js';
 
 const CONNECTIONS = 10;
-const DEFAULT_SECONDS = 4;
+const DEFAULT_SECONDS = 3;
 
 interface Config {
   readonly name: string;
   readonly env: Env;
+  /** Entry script (default dist/src/main.js). */
+  readonly entry?: string;
 }
 
 export const definition: BenchmarkDefinition = {
   name: 'observability-cost',
   title: 'Observability cost: metrics + tracing (100 %, batch OTLP export) vs both off (separate processes)',
-  defaultRounds: 5,
+  defaultRounds: 4,
   async run(ctx) {
     const seconds = ctx.flags.seconds ?? DEFAULT_SECONDS;
     const sink = await startOtlpSink();
@@ -45,10 +51,26 @@ export const definition: BenchmarkDefinition = {
       },
       { name: 'off', env: { DB_POOL_ENABLE_METRICS: 'false', OTEL_SDK_DISABLED: 'true' } },
       { name: 'metrics only', env: { DB_POOL_ENABLE_METRICS: 'true', OTEL_SDK_DISABLED: 'true' } },
+      {
+        name: 'on, http instrumentation only',
+        env: {
+          DB_POOL_ENABLE_METRICS: 'true',
+          OTEL_SDK_DISABLED: 'false',
+          OTEL_TRACES_SAMPLER: 'always_on',
+          OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+          OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        },
+      },
+      {
+        name: 'off, no instrumentation hooks',
+        env: { DB_POOL_ENABLE_METRICS: 'false', OTEL_SDK_DISABLED: 'true' },
+        entry: path.join(__dirname, 'support', 'main-untraced.js'),
+      },
     ];
     const services = new Map<string, { service: SpawnedService; url: string }>();
     for (const config of configs) {
-      const service = await spawnService(ctx.tmpDir(), config.env);
+      const service = await spawnService(ctx.tmpDir(), config.env, [], config.entry);
       ctx.defer(() => service.stop());
       const client = new JsonClient(service.url);
       const story = await seedOverHttp(client, { authors: 10, plots: 100 }, `oc${randomUUID().slice(0, 6)}`);
@@ -107,6 +129,22 @@ export const definition: BenchmarkDefinition = {
           b: measured('off', 'req/s', off),
           ratio: measured('metrics / off', '×', ratios(metricsOnly, off)),
           note: `diagnostic; p99 ${p99Metrics.map((v) => v.toFixed(0)).join('/')} ms`,
+        },
+        {
+          benchmark: 'observability cost (express spans)',
+          compares: 'tracing on with the http instrumentation only (no express spans) vs both off, req/s',
+          a: measured('on, http only', 'req/s', samples.get('on, http instrumentation only')!),
+          b: measured('off', 'req/s', off),
+          ratio: measured('on (http only) / off', '×', ratios(samples.get('on, http instrumentation only')!, off)),
+          note: `diagnostic; p99 ${measuredOf('on, http instrumentation only', (r) => r.latencyP99Ms).map((v) => v.toFixed(0)).join('/')} ms`,
+        },
+        {
+          benchmark: 'observability cost (disabled hooks)',
+          compares: 'off via OTEL_SDK_DISABLED (instrumentations still patch http/express) vs no instrumentation at all, req/s',
+          a: measured('off', 'req/s', off),
+          b: measured('no hooks', 'req/s', samples.get('off, no instrumentation hooks')!),
+          ratio: measured('off / no hooks', '×', ratios(off, samples.get('off, no instrumentation hooks')!)),
+          note: `diagnostic; CPU/request ${fmt(summarize(cpuOf('off')).median)} vs ${fmt(summarize(cpuOf('off, no instrumentation hooks')).median)} µs`,
         },
         {
           benchmark: 'observability cost (CPU per request)',

@@ -26,9 +26,16 @@ export function poolSettings(config: Config): SqlitePoolSettings {
   };
 }
 
-/** A Config with the service defaults, a database file in `dir`, and `env` on top. */
+/**
+ * What every benchmarked service runs with besides the defaults: quiet logs, and the per-client
+ * write rate limit off (all benchmark traffic comes from one loopback client; the benchmarks
+ * measure the data path, not the limiter).
+ */
+export const BENCH_ENV: Env = Object.freeze({ LOG_LEVEL: 'silent', RATE_LIMIT_WRITES_PER_MINUTE: '0' });
+
+/** A Config with the service defaults, a database file in `dir`, {@link BENCH_ENV}, and `env` on top. */
 export function benchConfig(dir: string, env: Env = {}): Config {
-  return loadConfig({ SQLITE_DB_PATH: path.join(dir, 'bench.db'), LOG_LEVEL: 'silent', ...env }, dir);
+  return loadConfig({ SQLITE_DB_PATH: path.join(dir, 'bench.db'), ...BENCH_ENV, ...env }, dir);
 }
 
 export interface SqliteBenchOptions {

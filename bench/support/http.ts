@@ -16,7 +16,7 @@ import { createApp } from '../../src/http/app.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { PROJECT_ROOT } from '../harness.js';
-import { benchConfig } from './adapters.js';
+import { BENCH_ENV, benchConfig } from './adapters.js';
 
 // ---- JSON client -----------------------------------------------------------------------------
 
@@ -251,10 +251,16 @@ export interface SpawnedService {
 }
 
 /**
- * `node dist/src/main.js` with `env` (on top of a minimal environment: PATH, HOME), listening on a
- * free loopback port, SQLite in `dir`. Resolves once /health/ready answers 200 (bounded: 60 s).
+ * `node dist/src/main.js` (or another `entry`) with `env` on top of a minimal environment (PATH,
+ * HOME, BENCH_ENV), listening on a free loopback port, SQLite in `dir`. Resolves once
+ * /health/ready answers 200 (bounded: 60 s).
  */
-export async function spawnService(dir: string, env: Env, nodeArgs: readonly string[] = []): Promise<SpawnedService> {
+export async function spawnService(
+  dir: string,
+  env: Env,
+  nodeArgs: readonly string[] = [],
+  entry: string = path.join(PROJECT_ROOT, 'dist', 'src', 'main.js'),
+): Promise<SpawnedService> {
   const port = await freePort();
   const childEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -262,10 +268,11 @@ export async function spawnService(dir: string, env: Env, nodeArgs: readonly str
     HOST: '127.0.0.1',
     PORT: String(port),
     SQLITE_DB_PATH: path.join(dir, 'service.db'),
+    ...BENCH_ENV,
     LOG_LEVEL: 'warn',
   };
   for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
-  const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: dir,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

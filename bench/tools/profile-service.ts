@@ -4,8 +4,9 @@
  * given) with autocannon from a child process, stops the service with SIGTERM (the profiles are
  * written on exit) and prints the top self-time functions of the main thread.
  *
- *   node dist/bench/tools/profile-service.js [seconds=10] [path=/api/plots/:id] [KEY=VALUE env…]
+ *   node dist/bench/tools/profile-service.js [seconds=10] [path=/api/plots/:id] [KEY=VALUE env…] [untraced]
  *
+ * `untraced` runs bench/support/main-untraced.js (no OpenTelemetry bootstrap) instead of main.js.
  * e.g. `node dist/bench/tools/profile-service.js 10 /api/plots/:id OTEL_SDK_DISABLED=true`. Spans go to
  * a local OTLP sink unless OTEL_EXPORTER_OTLP_ENDPOINT is given.
  * Profiles land in bench/results/profiles/service-<timestamp>/.
@@ -23,9 +24,11 @@ async function run(): Promise<void> {
   const seconds = Number(process.argv[2] ?? '10');
   const route = process.argv[3] ?? '/api/plots/:id';
   const env: Record<string, string> = {};
+  let untraced = false;
   for (const arg of process.argv.slice(4)) {
     const eq = arg.indexOf('=');
     if (eq > 0) env[arg.slice(0, eq)] = arg.slice(eq + 1);
+    else if (arg === 'untraced') untraced = true;
   }
   // Spans (when tracing is on) go to a local sink unless an endpoint was given.
   const sink = await startOtlpSink();
@@ -33,7 +36,8 @@ async function run(): Promise<void> {
   const outDir = path.join(RESULTS_DIR, 'profiles', `service-${Date.now()}`);
   fs.mkdirSync(outDir, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-prof-'));
-  const service = await spawnService(dir, env, ['--cpu-prof', `--cpu-prof-dir=${outDir}`]);
+  const entry = untraced ? path.join(__dirname, '..', 'support', 'main-untraced.js') : undefined;
+  const service = await spawnService(dir, env, ['--cpu-prof', `--cpu-prof-dir=${outDir}`], entry);
   const client = new JsonClient(service.url);
   try {
     const story = await seedOverHttp(client, { authors: 10, plots: 100 }, `prof${Date.now().toString(36)}`);
