@@ -495,17 +495,19 @@ describe('faults: the connection pool', function () {
         const adapter = sqliteOf(service);
         const watch = new LivenessWatch(service.url);
         const session = await new Fixtures(service).session();
+        // Every open reader (2, or 3 if the monitor, finding none idle while they were borrowed
+        // here, opened one to prove that creates work).
         const readers = (await idleConnections(adapter.readerPool)) as WorkerConnection[];
-        expect(readers).to.have.length(2);
+        expect(readers.length).to.be.at.least(2);
         const killedThreads = new Set(readers.map((c) => c.threadId));
         await Promise.all(readers.map((c) => c.terminate()));
 
         await waitUntil(
           () =>
-            adapter.readerPool.stats().closedByReason.unhealthy === 2 &&
-            adapter.readerPool.snapshot().total === 2,
+            adapter.readerPool.stats().closedByReason.unhealthy === readers.length &&
+            adapter.readerPool.snapshot().total >= 2,
           3000,
-          'the monitor to replace both readers',
+          'the monitor to replace the readers',
         );
         const stats = adapter.readerPool.stats();
         expect(stats.closedByReason.error, 'nothing had to be found on lending').to.equal(0);
@@ -516,7 +518,7 @@ describe('faults: the connection pool', function () {
             pool: 'sqlite-read',
             reason: 'unhealthy',
           }),
-        ).to.equal(2);
+        ).to.equal(readers.length);
 
         const responses = await Promise.all(
           Array.from({ length: 10 }, () => service.request('GET', `/api/sessions/${String(session.id)}`)),

@@ -24,7 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { Row } from '../../src/adapters/contract.js';
@@ -118,65 +118,100 @@ describe('faults: SQLite', function () {
       await watch.stop();
     });
 
-    it('for 3 s (past the 600 ms busy timeout): 503 DB_BUSY within the busy timeout, nothing stored, reads served, event loop p99 < 50 ms', async function () {
-      const watch = new LivenessWatch(service.url, 20);
-      const tag = uniqueTag('long');
-      const before = await countWhere(service, 'plots', 'session_id', sessionId);
-      const busyBefore = await metric(service, 'db_client_operation_duration_seconds_count', {
-        collection: 'plots',
-        outcome: 'error',
+    it('for 3 s (past the 600 ms busy timeout), on the real process: 503 DB_BUSY within the busy timeout, nothing stored, reads served, the service’s event-loop p99 < 50 ms', async function () {
+      // The service in its own process, so that its event loop carries only its own work (the
+      // client's requests and parsing run here); its loop delay is read from its metrics API.
+      const dir = tempDir('bw-lock-');
+      const child = await spawnService({
+        SQLITE_DB_PATH: path.join(dir, 'lock.db'),
+        SQLITE_BUSY_TIMEOUT_MS: '600',
       });
-      const loop = monitorEventLoopDelay({ resolution: 10 });
-      const lock = await holdWriteLock(service.config.sqlite.path, 3000);
-      loop.enable();
-      let reads = 0;
-      let readFailures = 0;
-      let reading = true;
-      const reader = (async () => {
-        while (reading) {
-          const r = await service.request('GET', `/api/plots?session_id=eq.${sessionId}&limit=5`);
-          if (r.status === 200) reads++;
-          else readFailures++;
-        }
-      })();
-      let one: TestResponse & { ms: number };
-      let batch: TestResponse & { ms: number };
       try {
-        one = await timed(service, 'POST', '/api/plots', { session_id: sessionId, title: `${tag} one` });
-        batch = await timed(service, 'POST', '/api/plots/batch', { items: plots(sessionId, tag, 100) });
-      } finally {
-        reading = false;
-        await reader;
-        loop.disable();
-      }
-      for (const r of [one, batch]) {
-        expectApiError(r, 503, 'DB_BUSY');
-        expect(r.headers.get('retry-after')).to.equal('1');
-        // The busy timeout bounds the wait (plus the request's own cost on a loaded machine).
-        expect(r.ms, 'time to DB_BUSY (ms)').to.be.within(550, 600 + 900);
-      }
-      expect(reads, 'reads served during the lock').to.be.greaterThan(5);
-      expect(readFailures).to.equal(0);
-      const p99 = loop.percentile(99) / 1e6;
-      const max = loop.max / 1e6;
-      expect(p99, 'event-loop delay p99 during the lock (ms, 10 ms resolution included)').to.be.below(50);
-      expect(
-        await countWhere(service, 'plots', 'session_id', sessionId),
-        'nothing of the refused writes stored',
-      ).to.equal(before);
-      expect(
-        await metric(service, 'db_client_operation_duration_seconds_count', {
-          collection: 'plots',
-          outcome: 'error',
-        }),
-      ).to.equal(busyBefore + 2);
+        await child.log.waitFor(/service ready/, 20_000);
+        const { url } = child;
+        const user = await call(`${url}/api/users`, 'POST', {
+          email: `${uniqueTag('l')}@example.test`,
+          display_name: 'L',
+        });
+        const session = await call(`${url}/api/sessions`, 'POST', { user_id: user.body.id, title: 'lock' });
+        const sid = String(session.body.id);
+        const stored = async (): Promise<number> =>
+          Number((await call(`${url}/api/plots?session_id=eq.${sid}&limit=1`, 'GET')).body.total_count);
+        const tag = uniqueTag('long');
+        const lock = await holdWriteLock(path.join(dir, 'lock.db'), 3000);
+        expect((await call(`${url}/metrics/database/pool/reset`, 'POST')).status).to.equal(200);
+        let reads = 0;
+        let readFailures = 0;
+        let lives = 0;
+        let reading = true;
+        const reader = (async () => {
+          while (reading) {
+            const r = await call(`${url}/api/plots?session_id=eq.${sid}&limit=5`, 'GET');
+            if (r.status === 200) reads++;
+            else readFailures++;
+            if ((await call(`${url}/health/live`, 'GET')).status === 200) lives++;
+            await sleep(10);
+          }
+        })();
+        const timedCall = async (
+          pathname: string,
+          body: unknown,
+        ): Promise<{ status: number; code?: string; retryAfter: string | null; ms: number }> => {
+          const started = performance.now();
+          const r = await call(`${url}${pathname}`, 'POST', body);
+          return {
+            status: r.status,
+            code: r.body.error?.code,
+            retryAfter: r.headers.get('retry-after'),
+            ms: performance.now() - started,
+          };
+        };
+        let one: Awaited<ReturnType<typeof timedCall>>;
+        let batch: Awaited<ReturnType<typeof timedCall>>;
+        try {
+          one = await timedCall('/api/plots', { session_id: sid, title: `${tag} one` });
+          batch = await timedCall('/api/plots/batch', { items: plots(sid, tag, 100) });
+        } finally {
+          reading = false;
+          await reader;
+        }
+        const summary = (await call(`${url}/metrics/performance/summary`, 'GET')).body as unknown as {
+          event_loop: { p99_ms: number; max_ms: number };
+        };
+        for (const r of [one, batch]) {
+          expect(r).to.include({ status: 503, code: 'DB_BUSY', retryAfter: '1' });
+          // The busy timeout bounds the wait (plus the request's own cost on a loaded machine).
+          expect(r.ms, 'time to DB_BUSY (ms)').to.be.within(550, 600 + 900);
+        }
+        expect(reads, 'reads served during the lock').to.be.greaterThan(5);
+        expect(readFailures).to.equal(0);
+        expect(lives).to.equal(reads + readFailures);
+        const { p99_ms: p99, max_ms: max } = summary.event_loop;
+        expect(
+          p99,
+          'the service’s event-loop delay p99 during the lock (ms, 10 ms sampling interval included)',
+        ).to.be.below(50);
+        expect(await stored(), 'nothing of the refused writes stored').to.equal(0);
+        const scrape = parseExposition(
+          await fetch(`${url}/metrics`, { headers: { accept: 'text/plain' } }).then((r) => r.text()),
+        );
+        expect(
+          sumOf(scrape, 'db_client_operation_duration_seconds_count', {
+            collection: 'plots',
+            outcome: 'error',
+          }),
+        ).to.equal(2);
 
-      await lock.released;
-      const after = await service.request('POST', '/api/plots/batch', { items: plots(sessionId, tag, 10) });
-      expect(after.status, after.text).to.equal(201);
-      expect(await countWhere(service, 'plots', 'session_id', sessionId)).to.equal(before + 10);
-      await watch.stop();
-      this.test!.title += ` [p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms, ${reads} reads served]`;
+        await lock.released;
+        const after = await call(`${url}/api/plots/batch`, 'POST', { items: plots(sid, tag, 10) });
+        expect(after.status).to.equal(201);
+        expect(await stored()).to.equal(10);
+        this.test!.title += ` [p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms, ${reads} reads served]`;
+      } finally {
+        child.kill();
+        await child.exited;
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
