@@ -26,6 +26,8 @@ export interface ForcedRequest {
 interface Tracked {
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
+  /** The path as received (routers rewrite `req.url` while they run); no query string. */
+  readonly path: string;
   readonly startedAt: number;
 }
 
@@ -43,7 +45,9 @@ export interface HttpServerHandle {
 }
 
 export async function startHttpServer(app: Express, host: string, port: number): Promise<HttpServerHandle> {
-  const server = http.createServer(app);
+  // Our listener runs before the app's: it sees the request as it arrived (the routers rewrite
+  // req.url as they go) and can mark it `Connection: close` before the app answers.
+  const server = http.createServer();
   // Keep-alive sockets must outlive a typical load balancer's idle timeout (60 s) to avoid races.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -53,7 +57,7 @@ export async function startHttpServer(app: Express, host: string, port: number):
   const drained: Array<() => void> = [];
   let closingStarted = false;
   server.on('request', (req, res) => {
-    const tracked: Tracked = { req, res, startedAt: performance.now() };
+    const tracked: Tracked = { req, res, path: (req.url ?? '').split('?')[0]!.slice(0, 200), startedAt: performance.now() };
     active.add(tracked);
     if (closingStarted && !res.headersSent) res.setHeader('Connection', 'close');
     res.once('close', () => {
@@ -61,6 +65,7 @@ export async function startHttpServer(app: Express, host: string, port: number):
       if (active.size === 0) drained.splice(0).forEach((resolve) => resolve());
     });
   });
+  server.on('request', app);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -99,11 +104,11 @@ export async function startHttpServer(app: Express, host: string, port: number):
           clearTimeout(timer);
         }
         const now = performance.now();
-        const forced = [...active].map(({ req, res, startedAt }): ForcedRequest => {
+        const forced = [...active].map(({ req, res, path, startedAt }): ForcedRequest => {
           const id = res.getHeader('x-request-id');
           return {
             method: req.method ?? '?',
-            path: (req.url ?? '').split('?')[0]!.slice(0, 200),
+            path,
             request_id: typeof id === 'string' ? id : null,
             age_ms: Math.round(now - startedAt),
           };

@@ -405,61 +405,64 @@ for (const backend of BOTH_BACKENDS) {
         ['1&limit=2', 400] /* repeated → array */, ['', 200] /* empty = default */, ['00010', 200],
       ];
 
-      it('limit: a table of nasty values → 400 (never 500), the message short', async function () {
-        for (const [raw, status] of NUMBERS) {
-          const res = await service.request('GET', `/api/plots?session_id=eq.${sessionId()}&limit=${raw}`);
-          if (status === 200) {
-            expect(expectOk<ApiPage>(res).limit, raw).to.equal(raw === '' ? 50 : 10);
-            continue;
+      // Refused by the HTTP layer before any database is asked: once is enough.
+      if (backend === 'sqlite') {
+        it('limit: a table of nasty values → 400 (never 500), the message short', async function () {
+          for (const [raw, status] of NUMBERS) {
+            const res = await service.request('GET', `/api/plots?session_id=eq.${sessionId()}&limit=${raw}`);
+            if (status === 200) {
+              expect(expectOk<ApiPage>(res).limit, raw).to.equal(raw === '' ? 50 : 10);
+              continue;
+            }
+            const error = expectApiError(res, 400, 'VALIDATION_FAILED');
+            expect(error.message.length, raw.slice(0, 20)).to.be.below(300);
+            expect((error.details as { field: string }).field).to.equal('limit');
           }
-          const error = expectApiError(res, 400, 'VALIDATION_FAILED');
-          expect(error.message.length, raw.slice(0, 20)).to.be.below(300);
-          expect((error.details as { field: string }).field).to.equal('limit');
-        }
-      });
+        });
 
-      it('offset: the same table → 400 (never 500); 1 000 001 is past the bound', async function () {
-        for (const [raw, status] of [...NUMBERS.map(([r, s]) => [r.replace('limit', 'offset'), s] as [string, number]), ['1000001', 400] as [string, number]]) {
-          const res = await service.request('GET', `/api/plots?session_id=eq.${sessionId()}&offset=${raw}`);
-          if (status === 200) {
-            expect(expectOk<ApiPage>(res).offset, raw).to.equal(raw === '' ? 0 : 10);
-            continue;
-          }
-          const error = expectApiError(res, 400, 'VALIDATION_FAILED');
-          expect(error.message.length, raw.slice(0, 20)).to.be.below(300);
-        }
-      });
-
-      it('path ids: a table of nasty values → 400 (a well-formed unknown id → 404)', async function () {
-        const id = missingId();
-        const cases: Array<[string, number]> = [
-          [`%20${id}`, 400], [`${id}%20`, 400], [`${id}%00`, 400], [`{${id}}`, 400], [id.replace(/-/g, ''), 400],
-          [id.replace('-', '%E2%80%90'), 400] /* Unicode hyphen */, [id.replace(/\d/, '%EF%BC%91'), 400], ['null', 400],
-          ['undefined', 400], ['__proto__', 400], ['constructor', 400], ['1', 400], ['-1', 400], [LONG, 400],
-          [`${id},${id}`, 400], [`${id}%3Bselect%201`, 400], [id.toUpperCase(), 404], [id, 404],
-        ];
-        const before = await rowCounts(service);
-        for (const [raw, status] of cases) {
-          for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
-            const res = await service.request(method, `/api/plots/${raw}`, method === 'PATCH' ? { title: 'x' } : undefined);
-            const error = expectApiError(res, status, status === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED');
+        it('offset: the same table → 400 (never 500); 1 000 001 is past the bound', async function () {
+          for (const [raw, status] of [...NUMBERS.map(([r, s]) => [r.replace('limit', 'offset'), s] as [string, number]), ['1000001', 400] as [string, number]]) {
+            const res = await service.request('GET', `/api/plots?session_id=eq.${sessionId()}&offset=${raw}`);
+            if (status === 200) {
+              expect(expectOk<ApiPage>(res).offset, raw).to.equal(raw === '' ? 0 : 10);
+              continue;
+            }
+            const error = expectApiError(res, 400, 'VALIDATION_FAILED');
             expect(error.message.length, raw.slice(0, 20)).to.be.below(300);
           }
-        }
-        expect(await rowCounts(service)).to.deep.equal(before);
-      });
+        });
 
-      it('look-up ids: wrong types, a 10 KB string, not an array → 400 naming the element', async function () {
-        const cases: Array<[unknown, string]> = [
-          [[1], 'ids[0]'], [[null], 'ids[0]'], [[{}], 'ids[0]'], [[[]], 'ids[0]'], [[missingId(), LONG], 'ids[1]'],
-          [[` ${missingId()}`], 'ids[0]'], [[`${missingId()}\n`], 'ids[0]'], [missingId(), 'ids'], [{ 0: missingId() }, 'ids'], [[true], 'ids[0]'],
-        ];
-        for (const [ids, path] of cases) {
-          const error = expectApiError(await service.request('POST', '/api/plots/lookup', { ids }), 400, 'VALIDATION_FAILED');
-          expect(issuesOf(error)[0]!.path, JSON.stringify(ids).slice(0, 40)).to.equal(path);
-          expect(error.message.length).to.be.below(400);
-        }
-      });
+        it('path ids: a table of nasty values → 400 (a well-formed unknown id → 404)', async function () {
+          const id = missingId();
+          const cases: Array<[string, number]> = [
+            [`%20${id}`, 400], [`${id}%20`, 400], [`${id}%00`, 400], [`{${id}}`, 400], [id.replace(/-/g, ''), 400],
+            [id.replace('-', '%E2%80%90'), 400] /* Unicode hyphen */, [id.replace(/\d/, '%EF%BC%91'), 400], ['null', 400],
+            ['undefined', 400], ['__proto__', 400], ['constructor', 400], ['1', 400], ['-1', 400], [LONG, 400],
+            [`${id},${id}`, 400], [`${id}%3Bselect%201`, 400], [id.toUpperCase(), 404], [id, 404],
+          ];
+          const before = await rowCounts(service);
+          for (const [raw, status] of cases) {
+            for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+              const res = await service.request(method, `/api/plots/${raw}`, method === 'PATCH' ? { title: 'x' } : undefined);
+              const error = expectApiError(res, status, status === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED');
+              expect(error.message.length, raw.slice(0, 20)).to.be.below(300);
+            }
+          }
+          expect(await rowCounts(service)).to.deep.equal(before);
+        });
+
+        it('look-up ids: wrong types, a 10 KB string, not an array → 400 naming the element', async function () {
+          const cases: Array<[unknown, string]> = [
+            [[1], 'ids[0]'], [[null], 'ids[0]'], [[{}], 'ids[0]'], [[[]], 'ids[0]'], [[missingId(), LONG], 'ids[1]'],
+            [[` ${missingId()}`], 'ids[0]'], [[`${missingId()}\n`], 'ids[0]'], [missingId(), 'ids'], [{ 0: missingId() }, 'ids'], [[true], 'ids[0]'],
+          ];
+          for (const [ids, path] of cases) {
+            const error = expectApiError(await service.request('POST', '/api/plots/lookup', { ids }), 400, 'VALIDATION_FAILED');
+            expect(issuesOf(error)[0]!.path, JSON.stringify(ids).slice(0, 40)).to.equal(path);
+            expect(error.message.length).to.be.below(400);
+          }
+        });
+      }
 
       it('filter values: out-of-range integers, non-UUIDs, impossible dates → 400 on both backends; edge values work', async function () {
         const refusedFilters = [

@@ -6,6 +6,7 @@
  */
 import { sharedMigratedServer } from '../../contract/supabase-fixture.js';
 import type { Env } from '../../../src/config/index.js';
+import type { ContainerOptions } from '../../../src/container.js';
 import type { PostgrestTestServerOptions } from '../../support/postgrest/index.js';
 import { startTestService, type TestService } from '../../support/service.js';
 
@@ -16,10 +17,11 @@ export async function startBackendService(
   backend: BackendName,
   env: Env = {},
   postgrest: PostgrestTestServerOptions = {},
+  containerOptions: Omit<ContainerOptions, 'logger'> = {},
 ): Promise<TestService> {
-  if (backend === 'sqlite') return startTestService({ env });
+  if (backend === 'sqlite') return startTestService({ env, containerOptions });
   const shared = await sharedMigratedServer();
-  return startTestService({ backend, env, postgrest: { executor: shared.executor, ...postgrest } });
+  return startTestService({ backend, env, containerOptions, postgrest: { executor: shared.executor, ...postgrest } });
 }
 
 /** `plain`, its URI encoding and its base64: the forms a secret could leak in. */

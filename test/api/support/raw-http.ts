@@ -158,3 +158,64 @@ export async function rawRequest(port: number, bytes: Buffer | string, timeoutMs
     socket.write(bytes);
   });
 }
+
+/** One kept-alive connection, driven by hand: send bytes, read whole responses one at a time. */
+export class RawConnection {
+  readonly #socket: net.Socket;
+  #raw = '';
+  #waiter: (() => void) | null = null;
+  /** Resolves when the server (or the network) closed the connection. */
+  readonly closed: Promise<void>;
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#raw += chunk.toString('latin1');
+      this.#waiter?.();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.#waiter?.();
+        resolve();
+      });
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async open(port: number): Promise<RawConnection> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawConnection(socket);
+  }
+
+  send(bytes: string): void {
+    this.#socket.write(bytes);
+  }
+
+  /** The next complete response on this connection (null if it closed first or none came in time). */
+  async response(timeoutMs = 5000): Promise<RawResponse | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const parsed = parseResponse(this.#raw);
+      if (parsed) {
+        // Drop the consumed bytes (head + Content-Length body).
+        const end = this.#raw.indexOf('\r\n\r\n') + 4;
+        this.#raw = this.#raw.slice(end + Buffer.byteLength(parsed.body, 'utf8'));
+        return parsed;
+      }
+      if (this.#socket.destroyed || Date.now() > deadline) return null;
+      await new Promise<void>((resolve) => {
+        this.#waiter = resolve;
+        setTimeout(resolve, Math.max(1, deadline - Date.now()));
+      });
+      this.#waiter = null;
+    }
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
