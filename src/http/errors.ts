@@ -32,28 +32,6 @@ export function sendError(req: Request, res: Response, error: AppError): void {
   res.status(ERROR_CODES[error.code].status).json(body);
 }
 
-/** Body-parser errors carry a `type`; these are the client's fault, with stable codes. */
-function fromBodyParser(err: unknown): AppError | null {
-  if (typeof err !== 'object' || err === null || !('type' in err)) return null;
-  const type = (err as { type: unknown }).type;
-  const limit = (err as { limit?: unknown }).limit;
-  switch (type) {
-    case 'entity.too.large':
-      return new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${String(limit)} bytes.`, {
-        details: { limit_bytes: limit },
-      });
-    case 'entity.parse.failed':
-      return new AppError('VALIDATION_FAILED', 'The request body is not valid JSON.');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be UTF-8 JSON.');
-    case 'request.aborted':
-      return new AppError('VALIDATION_FAILED', 'The request body was not received completely.');
-    default:
-      return null;
-  }
-}
-
 /**
  * The router decodes path parameters with decodeURIComponent; a malformed escape (`/api/plots/%E0%A4%A`)
  * throws a URIError there, before any handler runs. It is the client's URL, not our bug.
@@ -71,7 +49,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const known = err instanceof AppError ? err : (fromBodyParser(err) ?? fromRouter(err));
+    const known = err instanceof AppError ? err : fromRouter(err);
     if (known) {
       if (known.status >= 500) {
         logger.warn(

@@ -673,6 +673,28 @@ for (const backend of BOTH_BACKENDS) {
       });
     });
 
+    it('prototype names as plain data in a JSON column (constructor, prototype, toString…) round-trip; nothing is polluted', async function () {
+      const metadata = {
+        constructor: 'Bob',
+        prototype: 1,
+        toString: 'x',
+        hasOwnProperty: 2,
+        valueOf: null,
+        __defineGetter__: [],
+        nested: { constructor: { name: 'not a prototype' }, isPrototypeOf: true },
+      };
+      const body = `{"session_id":"${sessionId()}","title":"proto data","metadata":${JSON.stringify(metadata)}}`;
+      const created = expectOk<Row>(await service.request('POST', '/api/plots', body), 201);
+      const fetched = expectOk<Row>(await service.request('GET', `/api/plots/${String(created.id)}`));
+      const stored = await storedRow(service, 'plots', created.id as string);
+      for (const row of [created, fetched, stored!]) {
+        expect(Object.getPrototypeOf(row.metadata)).to.equal(Object.prototype);
+        expect(row.metadata).to.deep.equal(metadata);
+      }
+      expect(({} as { polluted?: unknown }).polluted).to.equal(undefined);
+      expect(typeof ({} as { toString: unknown }).toString).to.equal('function');
+    });
+
     it('the service is still healthy and answered no 5xx', async function () {
       expectCleanResponse(await service.request('GET', '/health/ready'));
       const scrape = parseExposition((await service.request('GET', '/metrics')).text);
