@@ -8,13 +8,7 @@ import { performance } from 'node:perf_hooks';
 
 import { plotRow } from './support/data.js';
 import { seedOverHttp, startService } from './support/http.js';
-import {
-  interleave,
-  main,
-  measured,
-  ratios,
-  type BenchmarkDefinition,
-} from './harness.js';
+import { interleave, main, measured, ratios, type BenchmarkDefinition } from './harness.js';
 
 const ROWS = 1000;
 
@@ -63,7 +57,11 @@ export const definition: BenchmarkDefinition = {
     );
     const batch = samples.get('/batch')!;
     const single = samples.get('single POSTs')!;
-    const total = await client.expect<{ total_count: number }>(200, 'GET', `/api/plots?session_id=eq.${story.sessionId}&limit=1`);
+    const total = await client.expect<{ total_count: number }>(
+      200,
+      'GET',
+      `/api/plots?session_id=eq.${story.sessionId}&limit=1`,
+    );
     const expected = (ctx.rounds + ctx.warmup) * 2 * ROWS;
     return {
       rows: [

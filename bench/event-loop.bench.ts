@@ -17,7 +17,8 @@ import { interleave, main, measured, ratios, sleep, summarize, type BenchmarkDef
 
 const QUERY_MS = 500;
 const RESOLUTION_MS = 10;
-const SLOW_SQL = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) AS n FROM c';
+const SLOW_SQL =
+  'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) AS n FROM c';
 
 /** N such that SLOW_SQL takes about `ms` on this machine now (median of three probes). */
 function calibrate(path: string, ms: number): number {
@@ -107,7 +108,12 @@ export const definition: BenchmarkDefinition = {
           note: `diagnostic; query took ${summarize(q('worker')).median.toFixed(0)} ms (worker), ${summarize(q('inline')).median.toFixed(0)} ms (inline)`,
         },
       ],
-      extra: { n, sql: SLOW_SQL, resolutionMs: RESOLUTION_MS, queryMs: { worker: q('worker'), inline: q('inline') } },
+      extra: {
+        n,
+        sql: SLOW_SQL,
+        resolutionMs: RESOLUTION_MS,
+        queryMs: { worker: q('worker'), inline: q('inline') },
+      },
       notes: [`monitorEventLoopDelay resolution ${RESOLUTION_MS} ms; p99 over the query's window.`],
     };
   },

@@ -103,7 +103,9 @@ export async function interleave(
       line.push(`${variant.name}=${fmt(value)}${variant.unit === '' ? '' : ` ${variant.unit}`}`);
       if (options.between) await options.between();
     }
-    options.log?.(`  ${warm ? 'warm-up' : `round ${round - options.warmup + 1}/${options.rounds}`}: ${line.join(', ')}`);
+    options.log?.(
+      `  ${warm ? 'warm-up' : `round ${round - options.warmup + 1}/${options.rounds}`}: ${line.join(', ')}`,
+    );
   }
   return samples;
 }
@@ -129,7 +131,9 @@ export async function collectRounds(
       }
     }
     const line = Object.entries(values).map(([name, value]) => `${name}=${fmt(value)}`);
-    options.log?.(`  ${warm ? 'warm-up' : `round ${round - options.warmup + 1}/${options.rounds}`}: ${line.join(', ')}`);
+    options.log?.(
+      `  ${warm ? 'warm-up' : `round ${round - options.warmup + 1}/${options.rounds}`}: ${line.join(', ')}`,
+    );
   }
   return samples;
 }
@@ -318,7 +322,14 @@ export function describe(m: Measurement | undefined): string {
   return `${m.label}: ${value}${spread}`;
 }
 
-export const TABLE_HEADER = ['benchmark', 'variant A (median [min–max])', 'variant B', 'ratio', 'target', 'met?'];
+export const TABLE_HEADER = [
+  'benchmark',
+  'variant A (median [min–max])',
+  'variant B',
+  'ratio',
+  'target',
+  'met?',
+];
 
 export function tableCells(row: ResultRow & { verdict: Verdict }): string[] {
   return [
@@ -335,7 +346,10 @@ export function tableCells(row: ResultRow & { verdict: Verdict }): string[] {
 export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ').trimEnd();
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join(' | ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 
@@ -384,7 +398,8 @@ export function parseBenchFlags(argv: readonly string[]): BenchFlags {
   const num = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
     if (raw === undefined) return undefined;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new Error(`--${name} must be a number from ${min} to ${max}`);
     return n;
   };
   return {
@@ -442,7 +457,10 @@ export function resultPath(name: string): string {
  * Runs one benchmark: parses the flags, runs it, prints its table and writes its JSON. Used by
  * every `bench/<name>.bench.ts` when run directly (the runner starts each one in its own process).
  */
-export async function runBenchmark(def: BenchmarkDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<BenchmarkResult> {
+export async function runBenchmark(
+  def: BenchmarkDefinition,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<BenchmarkResult> {
   const flags = parseBenchFlags(argv);
   const rounds = flags.rounds ?? def.defaultRounds;
   const warmup = flags.warmup ?? def.defaultWarmup ?? 1;

@@ -32,18 +32,29 @@ export const definition: BenchmarkDefinition = {
     const client = new JsonClient(service.url);
     ctx.defer(() => client.close());
     const load = (durationS: number) =>
-      new LoadGenerator({ target: service.url, durationS, rate: RATE, mix: DEFAULT_MIX, maxInFlight: 64, batchSize: 20, seedPlots: 200 }).run();
+      new LoadGenerator({
+        target: service.url,
+        durationS,
+        rate: RATE,
+        mix: DEFAULT_MIX,
+        maxInFlight: 64,
+        batchSize: 20,
+        seedPlots: 200,
+      }).run();
 
     const reports: PoolReport[][] = [];
-    const samples = await collectRounds({ rounds: ctx.rounds, warmup: ctx.warmup, log: ctx.log }, async () => {
-      await client.expect(200, 'POST', '/metrics/database/pool/reset');
-      const summary = await load(seconds);
-      const body = await client.expect<{ pools: PoolReport[] }>(200, 'GET', '/metrics/database/pool');
-      reports.push(body.pools);
-      const out: Record<string, number> = { 'req/s': summary.achievedRate };
-      for (const p of body.pools) out[p.pool] = p.hit_rate === null ? Number.NaN : p.hit_rate * 100;
-      return out;
-    });
+    const samples = await collectRounds(
+      { rounds: ctx.rounds, warmup: ctx.warmup, log: ctx.log },
+      async () => {
+        await client.expect(200, 'POST', '/metrics/database/pool/reset');
+        const summary = await load(seconds);
+        const body = await client.expect<{ pools: PoolReport[] }>(200, 'GET', '/metrics/database/pool');
+        reports.push(body.pools);
+        const out: Record<string, number> = { 'req/s': summary.achievedRate };
+        for (const p of body.pools) out[p.pool] = p.hit_rate === null ? Number.NaN : p.hit_rate * 100;
+        return out;
+      },
+    );
     const measuredReports = reports.slice(ctx.warmup);
     const rows: ResultRow[] = [];
     for (const name of ['sqlite-read', 'sqlite-write']) {
@@ -63,7 +74,9 @@ export const definition: BenchmarkDefinition = {
     return {
       rows,
       extra: { rate: RATE, secondsPerRound: seconds, achievedRate: samples.get('req/s'), reports },
-      notes: [`Load: reads/search/batch ${DEFAULT_MIX.read}/${DEFAULT_MIX.search}/${DEFAULT_MIX.batch} at ${RATE} req/s from the bench process; service defaults (pools 3–15 readers, 1 writer).`],
+      notes: [
+        `Load: reads/search/batch ${DEFAULT_MIX.read}/${DEFAULT_MIX.search}/${DEFAULT_MIX.batch} at ${RATE} req/s from the bench process; service defaults (pools 3–15 readers, 1 writer).`,
+      ],
     };
   },
 };

@@ -16,7 +16,17 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 
 import { cannon, seedOverHttp, startService, type CannonResult } from './support/http.js';
-import { fmt, interleave, main, measured, ratios, sleep, summarize, type BenchmarkDefinition, type ResultRow } from './harness.js';
+import {
+  fmt,
+  interleave,
+  main,
+  measured,
+  ratios,
+  sleep,
+  summarize,
+  type BenchmarkDefinition,
+  type ResultRow,
+} from './harness.js';
 
 const CONNECTIONS = 10;
 const DEFAULT_SECONDS = 3;
@@ -61,7 +71,11 @@ export const definition: BenchmarkDefinition = {
     const hello = await startHelloWorld();
     ctx.defer(() => hello.close());
     const plotUrl = async (s: typeof service): Promise<string> => {
-      const story = await seedOverHttp(s.client, { authors: 10, plots: 100 }, `hr${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+      const story = await seedOverHttp(
+        s.client,
+        { authors: 10, plots: 100 },
+        `hr${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+      );
       return `${s.url}/api/plots/${story.plotIds[7]}`;
     };
     const urls: Record<(typeof names)[number], string> = {
@@ -100,13 +114,25 @@ export const definition: BenchmarkDefinition = {
       a: measured(label, 'req/s', s_(name)),
       b: measured('hello world', 'req/s', hw),
       ratio: measured(`${name === 'plot' ? 'plots' : name} / hello`, '×', ratios(s_(name), hw)),
-      ...(note === undefined ? { target: { on: 'ratio' as const, op: '>=' as const, value: 0.7, text: '≥ 0.7×' } } : { note }),
+      ...(note === undefined
+        ? { target: { on: 'ratio' as const, op: '>=' as const, value: 0.7, text: '≥ 0.7×' } }
+        : { note }),
     });
     const rows: ResultRow[] = [
       versusHello('plot', 'GET /api/plots/:id', 'HTTP read (worker, default)'),
-      versusHello('live', 'service GET /health/live', 'HTTP read (service middleware only)', 'diagnostic: no database, no /api routing'),
+      versusHello(
+        'live',
+        'service GET /health/live',
+        'HTTP read (service middleware only)',
+        'diagnostic: no database, no /api routing',
+      ),
       versusHello('inline', 'GET /api/plots/:id inline', 'HTTP read (inline)', 'diagnostic'),
-      versusHello('leak off', 'GET /api/plots/:id, leak detection off', 'HTTP read (leak detection off)', 'diagnostic'),
+      versusHello(
+        'leak off',
+        'GET /api/plots/:id, leak detection off',
+        'HTTP read (leak detection off)',
+        'diagnostic',
+      ),
       {
         benchmark: 'HTTP read, CPU per request',
         compares: 'server-process CPU time per request (user + system, worker threads included)',

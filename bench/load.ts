@@ -18,7 +18,13 @@ import { parseArgs } from 'node:util';
 
 import cliProgress from 'cli-progress';
 
-import { DEFAULT_MIX, LoadGenerator, parseMix, summaryTable, type LoadProgress } from './support/load-core.js';
+import {
+  DEFAULT_MIX,
+  LoadGenerator,
+  parseMix,
+  summaryTable,
+  type LoadProgress,
+} from './support/load-core.js';
 
 function numberFlag(name: string, raw: string): number {
   const n = Number(raw);
@@ -32,7 +38,10 @@ async function cli(): Promise<number> {
       target: { type: 'string', default: 'http://127.0.0.1:3000' },
       duration: { type: 'string', default: '60' },
       rate: { type: 'string', default: '200' },
-      mix: { type: 'string', default: `reads=${DEFAULT_MIX.read},search=${DEFAULT_MIX.search},batch=${DEFAULT_MIX.batch}` },
+      mix: {
+        type: 'string',
+        default: `reads=${DEFAULT_MIX.read},search=${DEFAULT_MIX.search},batch=${DEFAULT_MIX.batch}`,
+      },
       'max-in-flight': { type: 'string', default: '64' },
       'batch-size': { type: 'string', default: '20' },
       'seed-plots': { type: 'string', default: '200' },
@@ -43,8 +52,10 @@ async function cli(): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log('usage: npm run load -- [--target URL] [--duration s] [--rate req/s] [--mix reads=60,search=30,batch=10]\n' +
-      '                      [--max-in-flight n] [--batch-size n] [--seed-plots n] [--json] [--quiet]');
+    console.log(
+      'usage: npm run load -- [--target URL] [--duration s] [--rate req/s] [--mix reads=60,search=30,batch=10]\n' +
+        '                      [--max-in-flight n] [--batch-size n] [--seed-plots n] [--json] [--quiet]',
+    );
     return 0;
   }
   const durationS = numberFlag('duration', values.duration);
@@ -56,7 +67,8 @@ async function cli(): Promise<number> {
   const showBar = !values.quiet && !values.json && process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
     {
-      format: ' {bar} {percentage}% | {elapsed_s}/{duration_s} s | {live} req/s | sent {sent} | errors {errors} | p50 {p50} ms p99 {p99} ms | in flight {inFlight}',
+      format:
+        ' {bar} {percentage}% | {elapsed_s}/{duration_s} s | {live} req/s | sent {sent} | errors {errors} | p50 {p50} ms p99 {p99} ms | in flight {inFlight}',
       hideCursor: true,
       stream: process.stderr,
     },
@@ -86,7 +98,9 @@ async function cli(): Promise<number> {
     onProgress(p) {
       if (showBar) bar.update(Math.min(durationS, p.elapsedS), payload(p));
       else if (!values.quiet && !values.json) {
-        console.error(`${Math.round(p.elapsedS)}/${durationS} s  ${p.liveRate} req/s  sent ${p.sent}  errors ${p.errors}  p50 ${f(p.p50Ms)} ms  p99 ${f(p.p99Ms)} ms`);
+        console.error(
+          `${Math.round(p.elapsedS)}/${durationS} s  ${p.liveRate} req/s  sent ${p.sent}  errors ${p.errors}  p50 ${f(p.p50Ms)} ms  p99 ${f(p.p99Ms)} ms`,
+        );
       }
     },
   });
@@ -108,7 +122,11 @@ async function cli(): Promise<number> {
     console.log(summaryTable(summary));
   }
   const failed = summary.kinds.find((k) => k.kind === 'all');
-  const errors = failed ? Object.entries(failed.byStatus).filter(([s]) => s === 'error' || Number(s) >= 500).reduce((a, [, n]) => a + n, 0) : 0;
+  const errors = failed
+    ? Object.entries(failed.byStatus)
+        .filter(([s]) => s === 'error' || Number(s) >= 500)
+        .reduce((a, [, n]) => a + n, 0)
+    : 0;
   return errors > 0 ? 1 : 0;
 }
 

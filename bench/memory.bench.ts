@@ -88,7 +88,8 @@ export const definition: BenchmarkDefinition = {
       const tick = Date.now();
       rss.push(rssOf(service.pid));
       if (t % 5 === 0) heap.push({ t, bytes: await heapUsed(client) });
-      if ((t + 1) % 30 === 0) ctx.log(`  ${t + 1}/${soakS} s: RSS ${(rss[rss.length - 1]! / MiB).toFixed(1)} MiB`);
+      if ((t + 1) % 30 === 0)
+        ctx.log(`  ${t + 1}/${soakS} s: RSS ${(rss[rss.length - 1]! / MiB).toFixed(1)} MiB`);
       await sleep(Math.max(0, 1000 - (Date.now() - tick)));
     }
     await loadDone;
@@ -112,7 +113,12 @@ export const definition: BenchmarkDefinition = {
           a: measured('end', 'MiB', end),
           b: measured('steady', 'MiB', steady),
           ratio: measured('end / steady', '×', [endStats.median / steadyStats.median]),
-          target: { on: 'a', op: '<=', value: Math.round(limit * 10) / 10, text: `report both; no growth beyond noise (end ≤ steady max + 5 % = ${limit.toFixed(1)} MiB)` },
+          target: {
+            on: 'a',
+            op: '<=',
+            value: Math.round(limit * 10) / 10,
+            text: `report both; no growth beyond noise (end ≤ steady max + 5 % = ${limit.toFixed(1)} MiB)`,
+          },
           note: `growth ${growth.toFixed(1)} MiB; heap after GC ${heapSteady.toFixed(1)} → ${heapEnd.toFixed(1)} MiB; idle ${(rssAtIdle / MiB).toFixed(0)} MiB; db ${(dbAtStart / MiB).toFixed(1)} → ${(dbAtEnd / MiB).toFixed(1)} MiB`,
         },
       ],
@@ -124,12 +130,17 @@ export const definition: BenchmarkDefinition = {
         heapUsedMiB: heap.map((h) => ({ t: h.t, mib: Math.round((h.bytes / MiB) * 10) / 10 })),
         rssAtIdleMiB: rssAtIdle / MiB,
         dbBytes: { start: dbAtStart, end: dbAtEnd },
-        load: s === null ? null : { achievedRate: s.achievedRate, completed: s.completed, skipped: s.skipped, kinds: s.kinds },
+        load:
+          s === null
+            ? null
+            : { achievedRate: s.achievedRate, completed: s.completed, skipped: s.skipped, kinds: s.kinds },
         otlpSink: { ...sink.stats },
       },
       notes: [
         `Load generator in the bench process; service metrics on, tracing at 100 % to a local OTLP sink (${sink.stats.requests} exports).`,
-        s === null ? 'load summary unavailable' : `load achieved ${s.achievedRate.toFixed(1)} req/s (${s.completed} requests, ${s.skipped} skipped at the in-flight cap).`,
+        s === null
+          ? 'load summary unavailable'
+          : `load achieved ${s.achievedRate.toFixed(1)} req/s (${s.completed} requests, ${s.skipped} skipped at the in-flight cap).`,
       ],
     };
   },

@@ -41,16 +41,24 @@ export const definition: BenchmarkDefinition = {
     await inline.start();
     ctx.defer(() => inline.stop());
 
-    const pragmas = connectionPragmas(config.sqlite.busyTimeoutMs).filter((p) => !p.startsWith('journal_mode'));
-    const openQueryClose = (withPragmas: boolean) => (i: number): unknown => {
-      const db = new Database(config.sqlite.path, { readonly: true, fileMustExist: true, timeout: config.sqlite.busyTimeoutMs });
-      try {
-        if (withPragmas) for (const pragma of pragmas) db.pragma(pragma);
-        return db.prepare(sql).get(ids[i % ids.length]);
-      } finally {
-        db.close();
-      }
-    };
+    const pragmas = connectionPragmas(config.sqlite.busyTimeoutMs).filter(
+      (p) => !p.startsWith('journal_mode'),
+    );
+    const openQueryClose =
+      (withPragmas: boolean) =>
+      (i: number): unknown => {
+        const db = new Database(config.sqlite.path, {
+          readonly: true,
+          fileMustExist: true,
+          timeout: config.sqlite.busyTimeoutMs,
+        });
+        try {
+          if (withPragmas) for (const pragma of pragmas) db.pragma(pragma);
+          return db.prepare(sql).get(ids[i % ids.length]);
+        } finally {
+          db.close();
+        }
+      };
     const pooled = (adapter: typeof worker): TimedOp => ({
       run: (i) => adapter.readerPool.withConnection((c) => c.get(sql, [ids[i % ids.length]])),
     });
@@ -81,7 +89,9 @@ export const definition: BenchmarkDefinition = {
         row('pooled (worker)', 'open-query-close, no pragmas', false),
       ],
       extra: { sql, pragmas, samples: Object.fromEntries(samples) },
-      notes: ['Pools with the service defaults (worker is the default execution mode); reads one after another.'],
+      notes: [
+        'Pools with the service defaults (worker is the default execution mode); reads one after another.',
+      ],
     };
   },
 };

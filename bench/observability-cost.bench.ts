@@ -14,9 +14,26 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 
 import type { Env } from '../src/config/index.js';
-import { cannon, cpuTimeOf, JsonClient, seedOverHttp, spawnService, type CannonResult, type SpawnedService } from './support/http.js';
+import {
+  cannon,
+  cpuTimeOf,
+  JsonClient,
+  seedOverHttp,
+  spawnService,
+  type CannonResult,
+  type SpawnedService,
+} from './support/http.js';
 import { startOtlpSink } from './support/otlp-sink.js';
-import { fmt, interleave, main, measured, ratios, sleep, summarize, type BenchmarkDefinition } from './harness.js';
+import {
+  fmt,
+  interleave,
+  main,
+  measured,
+  ratios,
+  sleep,
+  summarize,
+  type BenchmarkDefinition,
+} from './harness.js';
 
 const CONNECTIONS = 10;
 const DEFAULT_SECONDS = 3;
@@ -87,14 +104,21 @@ export const definition: BenchmarkDefinition = {
         const before = cpuTimeOf(service.pid);
         const r = await cannon({ url, connections: CONNECTIONS, seconds });
         const cpuMs = cpuTimeOf(service.pid) - before;
-        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${config.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+        if (r.non2xx > 0 || r.errors > 0)
+          throw new Error(`${config.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
         (results[config.name] ??= []).push(r);
         (cpu[config.name] ??= []).push((cpuMs * 1000) / r.requests);
         return r.requestsPerSec;
       },
     }));
-    const samples = await interleave(variants, { rounds: ctx.rounds, warmup: ctx.warmup, log: ctx.log, between: () => sleep(300) });
-    const measuredOf = (name: string, pick: (r: CannonResult) => number): number[] => results[name]!.slice(ctx.warmup).map(pick);
+    const samples = await interleave(variants, {
+      rounds: ctx.rounds,
+      warmup: ctx.warmup,
+      log: ctx.log,
+      between: () => sleep(300),
+    });
+    const measuredOf = (name: string, pick: (r: CannonResult) => number): number[] =>
+      results[name]!.slice(ctx.warmup).map(pick);
     const cpuOf = (name: string): number[] => cpu[name]!.slice(ctx.warmup);
     const p99On = measuredOf('on', (r) => r.latencyP99Ms);
     const p99Off = measuredOf('off', (r) => r.latencyP99Ms);
@@ -135,12 +159,19 @@ export const definition: BenchmarkDefinition = {
           compares: 'tracing on with the http instrumentation only (no express spans) vs both off, req/s',
           a: measured('on, http only', 'req/s', samples.get('on, http instrumentation only')!),
           b: measured('off', 'req/s', off),
-          ratio: measured('on (http only) / off', '×', ratios(samples.get('on, http instrumentation only')!, off)),
-          note: `diagnostic; p99 ${measuredOf('on, http instrumentation only', (r) => r.latencyP99Ms).map((v) => v.toFixed(0)).join('/')} ms`,
+          ratio: measured(
+            'on (http only) / off',
+            '×',
+            ratios(samples.get('on, http instrumentation only')!, off),
+          ),
+          note: `diagnostic; p99 ${measuredOf('on, http instrumentation only', (r) => r.latencyP99Ms)
+            .map((v) => v.toFixed(0))
+            .join('/')} ms`,
         },
         {
           benchmark: 'observability cost (disabled hooks)',
-          compares: 'off via OTEL_SDK_DISABLED (instrumentations still patch http/express) vs no instrumentation at all, req/s',
+          compares:
+            'off via OTEL_SDK_DISABLED (instrumentations still patch http/express) vs no instrumentation at all, req/s',
           a: measured('off', 'req/s', off),
           b: measured('no hooks', 'req/s', samples.get('off, no instrumentation hooks')!),
           ratio: measured('off / no hooks', '×', ratios(off, samples.get('off, no instrumentation hooks')!)),
@@ -152,7 +183,9 @@ export const definition: BenchmarkDefinition = {
           a: measured('on', 'µs', cpuOf('on')),
           b: measured('off', 'µs', cpuOf('off')),
           ratio: measured('on / off', '×', ratios(cpuOf('on'), cpuOf('off'))),
-          note: `diagnostic; metrics only ${cpuOf('metrics only').map((v) => v.toFixed(0)).join('/')} µs`,
+          note: `diagnostic; metrics only ${cpuOf('metrics only')
+            .map((v) => v.toFixed(0))
+            .join('/')} µs`,
         },
       ],
       extra: {

@@ -27,7 +27,13 @@ async function throughput(name: string, adapter: SqliteAdapter): Promise<number>
   const lane = async (): Promise<void> => {
     while (next < SEARCHES_PER_ROUND) {
       next++;
-      const result = await adapter.search(TABLES.plots, { filters: [], text: 'no such words here', sort: [], limit: 20, offset: 0 });
+      const result = await adapter.search(TABLES.plots, {
+        filters: [],
+        text: 'no such words here',
+        sort: [],
+        limit: 20,
+        offset: 0,
+      });
       if (result.total !== 0) throw new Error('the search should match nothing');
     }
   };
@@ -75,12 +81,18 @@ export const definition: BenchmarkDefinition = {
           compares: 'process CPU time / wall time while the searches ran',
           a: measured('2 readers', 'cores', coresUsed['2 readers']!.slice(ctx.warmup)),
           b: measured('1 reader', 'cores', coresUsed['1 reader']!.slice(ctx.warmup)),
-          ratio: measured('2 / 1', '×', ratios(coresUsed['2 readers']!.slice(ctx.warmup), coresUsed['1 reader']!.slice(ctx.warmup))),
+          ratio: measured(
+            '2 / 1',
+            '×',
+            ratios(coresUsed['2 readers']!.slice(ctx.warmup), coresUsed['1 reader']!.slice(ctx.warmup)),
+          ),
           note: 'diagnostic: 2 readers can only scale if the process gets more than one core',
         },
       ],
       extra: { rows: ROWS, inFlight: IN_FLIGHT, searchesPerRound: SEARCHES_PER_ROUND, coresUsed },
-      notes: [`${ROWS.toLocaleString('en-US')} plots, ${IN_FLIGHT} searches in flight, ${SEARCHES_PER_ROUND} per round and variant.`],
+      notes: [
+        `${ROWS.toLocaleString('en-US')} plots, ${IN_FLIGHT} searches in flight, ${SEARCHES_PER_ROUND} per round and variant.`,
+      ],
     };
   },
 };

@@ -68,10 +68,14 @@ async function batched(backend: Backend, story: Story, limit: number): Promise<R
 async function parallelChunks(backend: Backend, story: Story, limit: number): Promise<Row[]> {
   const repos = createRepositories(backend.adapter);
   const page = await repos.plots.search(searchParams(story, limit, []));
-  const ids = [...new Set(page.data.map((p) => p.author_id).filter((id): id is string => typeof id === 'string'))];
+  const ids = [
+    ...new Set(page.data.map((p) => p.author_id).filter((id): id is string => typeof id === 'string')),
+  ];
   const parts: string[][] = [];
   for (let i = 0; i < ids.length; i += IN_LIST_MAX_VALUES) parts.push(ids.slice(i, i + IN_LIST_MAX_VALUES));
-  const found = (await Promise.all(parts.map((part) => backend.adapter.getManyByIds(TABLES.authors, part)))).flat();
+  const found = (
+    await Promise.all(parts.map((part) => backend.adapter.getManyByIds(TABLES.authors, part)))
+  ).flat();
   const byId = new Map(found.map((a) => [a.id, a]));
   for (const plot of page.data) plot.author = byId.get(plot.author_id) ?? null;
   return page.data;
@@ -82,7 +86,10 @@ async function perRow(backend: Backend, story: Story, limit: number): Promise<Ro
   const repos = createRepositories(backend.adapter);
   const page = await repos.plots.search(searchParams(story, limit, []));
   for (const plot of page.data) {
-    plot.author = typeof plot.author_id === 'string' ? await backend.adapter.getById(TABLES.authors, plot.author_id) : null;
+    plot.author =
+      typeof plot.author_id === 'string'
+        ? await backend.adapter.getById(TABLES.authors, plot.author_id)
+        : null;
   }
   return page.data;
 }
@@ -91,7 +98,8 @@ function check(rows: Row[], limit: number): void {
   if (rows.length !== limit) throw new Error(`expected ${limit} plots, got ${rows.length}`);
   for (const plot of rows) {
     const author = plot.author as Row | null;
-    if (author === null || author.id !== plot.author_id) throw new Error(`plot ${String(plot.id)} lacks its author`);
+    if (author === null || author.id !== plot.author_id)
+      throw new Error(`plot ${String(plot.id)} lacks its author`);
   }
 }
 
@@ -102,14 +110,22 @@ interface Counts {
 }
 
 async function countQueries(backend: Backend, story: Story): Promise<Counts> {
-  const out: Counts = { batched: {}, perRow: {}, ...(backend.serverRequests ? { serverRequests: { batched: {}, perRow: {} } } : {}) };
+  const out: Counts = {
+    batched: {},
+    perRow: {},
+    ...(backend.serverRequests ? { serverRequests: { batched: {}, perRow: {} } } : {}),
+  };
   for (const limit of [SMALL_PAGE, PAGE]) {
-    for (const [kind, fn] of [['batched', batched], ['perRow', perRow]] as const) {
+    for (const [kind, fn] of [
+      ['batched', batched],
+      ['perRow', perRow],
+    ] as const) {
       backend.counter.reset();
       const before = backend.serverRequests?.() ?? 0;
       check(await fn(backend, story, limit), limit);
       out[kind][limit] = backend.counter.count;
-      if (out.serverRequests && backend.serverRequests) out.serverRequests[kind][limit] = backend.serverRequests() - before;
+      if (out.serverRequests && backend.serverRequests)
+        out.serverRequests[kind][limit] = backend.serverRequests() - before;
     }
   }
   return out;
@@ -123,7 +139,9 @@ async function measureBackend(
   withParallel = false,
 ): Promise<{ rows: ResultRow[]; counts: Counts }> {
   const counts = await countQueries(backend, story);
-  ctx.log(`  ${backend.name} queries: batched ${JSON.stringify(counts.batched)}, per-row ${JSON.stringify(counts.perRow)}`);
+  ctx.log(
+    `  ${backend.name} queries: batched ${JSON.stringify(counts.batched)}, per-row ${JSON.stringify(counts.perRow)}`,
+  );
   const samples = await interleave(
     [
       {
@@ -193,13 +211,18 @@ async function measureBackend(
     counts,
     rows: [
       {
-      benchmark: `related rows (${backend.name})`,
-      compares: `plots with authors for ${PAGE} plots: repository (batched) vs per-row loop`,
-      a: measured('batched', 'ms', b),
-      b: measured('per-row loop', 'ms', loop),
-      ratio: measured('loop / batched', '×', ratios(loop, b)),
-      target: { on: 'ratio', op: '>=', value: targetRatio, text: `≥ ${targetRatio}×; constant query count` },
-      note: queryNote,
+        benchmark: `related rows (${backend.name})`,
+        compares: `plots with authors for ${PAGE} plots: repository (batched) vs per-row loop`,
+        a: measured('batched', 'ms', b),
+        b: measured('per-row loop', 'ms', loop),
+        ratio: measured('loop / batched', '×', ratios(loop, b)),
+        target: {
+          on: 'ratio',
+          op: '>=',
+          value: targetRatio,
+          text: `≥ ${targetRatio}×; constant query count`,
+        },
+        note: queryNote,
       },
       ...extraRows,
     ],
@@ -209,11 +232,21 @@ async function measureBackend(
 async function startSupabase(ctx: BenchContext): Promise<{ server: PostgrestTestServer; database: string }> {
   const url = process.env['TEST_DATABASE_URL'] || DEFAULT_DATABASE_URL;
   try {
-    const server = await startPostgrestTestServer({ databaseUrl: url, migrationsDir: migrationsDir('postgres'), requiredKey: SUPABASE_KEY });
+    const server = await startPostgrestTestServer({
+      databaseUrl: url,
+      migrationsDir: migrationsDir('postgres'),
+      requiredKey: SUPABASE_KEY,
+    });
     return { server, database: 'PostgreSQL 127.0.0.1:5432' };
   } catch (err) {
-    ctx.log(`  PostgreSQL at ${new URL(url).host} unavailable (${err instanceof Error ? err.message : String(err)}); using PGlite`);
-    const server = await startPostgrestTestServer({ databaseUrl: null, migrationsDir: migrationsDir('postgres'), requiredKey: SUPABASE_KEY });
+    ctx.log(
+      `  PostgreSQL at ${new URL(url).host} unavailable (${err instanceof Error ? err.message : String(err)}); using PGlite`,
+    );
+    const server = await startPostgrestTestServer({
+      databaseUrl: null,
+      migrationsDir: migrationsDir('postgres'),
+      requiredKey: SUPABASE_KEY,
+    });
     return { server, database: 'PGlite (in-process)' };
   }
 }
@@ -234,7 +267,12 @@ export const definition: BenchmarkDefinition = {
     await sqlite.start();
     ctx.defer(() => sqlite.stop());
     const sqliteStory = await seedStory(sqlite, { authors: PAGE, plots: PAGE });
-    const s = await measureBackend(ctx, { name: 'SQLite', adapter: sqlite, counter: sqliteCounter }, sqliteStory, 2);
+    const s = await measureBackend(
+      ctx,
+      { name: 'SQLite', adapter: sqlite, counter: sqliteCounter },
+      sqliteStory,
+      2,
+    );
     rows.push(...s.rows);
     extra.sqlite = { mode: config.sqlite.executionMode, counts: s.counts };
 
@@ -251,7 +289,9 @@ export const definition: BenchmarkDefinition = {
       requestTimeoutMs: 30_000,
       readRetries: 2,
       connections: { min: 2, max: 8 },
-      pool: poolSettings(benchConfig(ctx.tmpDir(), { DATABASE_MODE: 'supabase', SUPABASE_URL: server.url, SUPABASE_KEY })),
+      pool: poolSettings(
+        benchConfig(ctx.tmpDir(), { DATABASE_MODE: 'supabase', SUPABASE_URL: server.url, SUPABASE_KEY }),
+      ),
       instrumentation: supabaseCounter,
     });
     await supabase.start();
@@ -259,14 +299,21 @@ export const definition: BenchmarkDefinition = {
     const supabaseStory = await seedStory(supabase, { authors: PAGE, plots: PAGE });
     const p = await measureBackend(
       ctx,
-      { name: 'Supabase', adapter: supabase, counter: supabaseCounter, serverRequests: () => server.stats.requests },
+      {
+        name: 'Supabase',
+        adapter: supabase,
+        counter: supabaseCounter,
+        serverRequests: () => server.stats.requests,
+      },
       supabaseStory,
       50,
       true,
     );
     rows.push(...p.rows);
     extra.supabase = { database, counts: p.counts };
-    notes.push(`Supabase: supabase-js → PostgREST-protocol test server → ${database}, pool 2–8 (the Supabase defaults).`);
+    notes.push(
+      `Supabase: supabase-js → PostgREST-protocol test server → ${database}, pool 2–8 (the Supabase defaults).`,
+    );
     return { rows, extra, notes };
   },
 };

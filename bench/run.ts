@@ -49,7 +49,9 @@ function timeoutMs(name: string, soakMinutes: number): number {
 }
 
 function runOne(name: string, args: string[], profile: boolean, limitMs: number): Promise<number> {
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles', name)}`] : [];
+  const nodeArgs = profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles', name)}`]
+    : [];
   const file = path.join(__dirname, `${name}.bench.js`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...nodeArgs, file, ...args], { stdio: 'inherit' });
@@ -123,7 +125,9 @@ async function main(): Promise<number> {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   console.log(`\n==== all benchmarks (${minutes} min): ${machineLine(results)}`);
   console.log(textTable(TABLE_HEADER, rows));
-  const missed = results.flatMap((r) => r.rows.filter((row) => row.verdict === 'missed').map((row) => row.benchmark));
+  const missed = results.flatMap((r) =>
+    r.rows.filter((row) => row.verdict === 'missed').map((row) => row.benchmark),
+  );
   if (missed.length > 0) console.log(`\ntargets missed: ${missed.join('; ')}`);
   if (failed.length > 0) console.log(`\nbenchmarks that failed to run: ${failed.join(', ')}`);
 
@@ -133,7 +137,14 @@ async function main(): Promise<number> {
     machine: machineLine(results),
     loadAverage: os.loadavg(),
     durationMinutes: Number(minutes),
-    benchmarks: results.map((r) => ({ name: r.name, durationS: r.durationS, rounds: r.rounds, loadAvgAtStart: r.loadAvgAtStart, rows: r.rows, notes: r.notes })),
+    benchmarks: results.map((r) => ({
+      name: r.name,
+      durationS: r.durationS,
+      rounds: r.rounds,
+      loadAvgAtStart: r.loadAvgAtStart,
+      rows: r.rows,
+      notes: r.notes,
+    })),
     failed,
   };
   fs.writeFileSync(path.join(RESULTS_DIR, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -144,7 +155,9 @@ async function main(): Promise<number> {
       .map((v) => v.toFixed(2))
       .join(' / ')}\n\n${markdownTable(TABLE_HEADER, rows)}\n`,
   );
-  console.log(`\nresults: ${path.relative(process.cwd(), RESULTS_DIR)}/ (summary.md holds the Markdown table)`);
+  console.log(
+    `\nresults: ${path.relative(process.cwd(), RESULTS_DIR)}/ (summary.md holds the Markdown table)`,
+  );
   return failed.length > 0 ? 1 : 0;
 }
 

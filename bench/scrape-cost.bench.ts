@@ -28,7 +28,10 @@ export async function exerciseEveryRoute(client: JsonClient): Promise<number> {
   const sessionId = story.sessionId;
   const parents: Record<string, Record<string, unknown>> = {
     users: { email: `${tag}-x@example.test`, display_name: 'X' },
-    sessions: { user_id: ((await call('GET', `/api/sessions/${sessionId}`)) as { user_id: string }).user_id, title: 'S' },
+    sessions: {
+      user_id: ((await call('GET', `/api/sessions/${sessionId}`)) as { user_id: string }).user_id,
+      title: 'S',
+    },
     authors: { session_id: sessionId, name: 'A' },
     plots: { session_id: sessionId, title: 'P' },
     world_building: { session_id: sessionId, name: 'W' },
@@ -37,11 +40,19 @@ export async function exerciseEveryRoute(client: JsonClient): Promise<number> {
   let n = 0;
   for (const table of TABLE_NAMES) {
     const base = parents[table]!;
-    const fresh = (): Record<string, unknown> => (table === 'users' ? { ...base, email: `${tag}-${n++}@example.test` } : { ...base });
+    const fresh = (): Record<string, unknown> =>
+      table === 'users' ? { ...base, email: `${tag}-${n++}@example.test` } : { ...base };
     const one = (await call('POST', `/api/${table}`, fresh())) as { id: string };
-    const many = (await call('POST', `/api/${table}/batch`, { items: [fresh(), fresh()] })) as { data: Array<{ id: string }> };
+    const many = (await call('POST', `/api/${table}/batch`, { items: [fresh(), fresh()] })) as {
+      data: Array<{ id: string }>;
+    };
     const ids = many.data.map((r) => r.id);
-    const change = table === 'users' ? { display_name: 'Y' } : table === 'plots' || table === 'sessions' ? { title: 'T' } : { name: 'N' };
+    const change =
+      table === 'users'
+        ? { display_name: 'Y' }
+        : table === 'plots' || table === 'sessions'
+          ? { title: 'T' }
+          : { name: 'N' };
     await call('PATCH', `/api/${table}/batch`, { items: ids.map((id) => ({ id, changes: change })) });
     await call('POST', `/api/${table}/lookup`, { ids: [one.id, ...ids] });
     await call('GET', `/api/${table}?limit=5`);
@@ -56,7 +67,14 @@ export async function exerciseEveryRoute(client: JsonClient): Promise<number> {
   await call('GET', `/api/plots?session_id=eq.${sessionId}&include=author&limit=20`);
   await call('GET', `/api/authors?session_id=eq.${sessionId}&include=plots_count`);
   await call('GET', '/api/nowhere'); // unmatched
-  for (const path of ['/metrics/database/pool', '/metrics/database/health', '/metrics/performance/summary', '/metrics/database/config', '/health/live', '/health/ready']) {
+  for (const path of [
+    '/metrics/database/pool',
+    '/metrics/database/health',
+    '/metrics/performance/summary',
+    '/metrics/database/config',
+    '/health/live',
+    '/health/ready',
+  ]) {
     await call('GET', path);
   }
   return requests;
@@ -98,29 +116,44 @@ export const definition: BenchmarkDefinition = {
     const openShape = seriesOf(open.body);
     const routes = new Set([...classic.body.matchAll(/http_route="([^"]*)"/g)].map((m) => m[1]));
 
-    const samples = await collectRounds({ rounds: ctx.rounds, warmup: ctx.warmup, log: ctx.log }, async () => {
-      const perOp = await interleavedTimePerOp(
-        {
-          'text format': { run: () => metrics.render(undefined) },
-          OpenMetrics: { run: () => metrics.render(OPENMETRICS) },
-          'HTTP GET /metrics': { run: () => service.client.expect(200, 'GET', '/metrics') },
-        },
-        { minMs: 300, chunkMs: 20 },
-      );
-      return Object.fromEntries(Object.entries(perOp).map(([k, us]) => [k, us / 1000]));
-    });
-    const row = (name: string, body: string, shape: { series: number; families: number }, target: boolean) => ({
+    const samples = await collectRounds(
+      { rounds: ctx.rounds, warmup: ctx.warmup, log: ctx.log },
+      async () => {
+        const perOp = await interleavedTimePerOp(
+          {
+            'text format': { run: () => metrics.render(undefined) },
+            OpenMetrics: { run: () => metrics.render(OPENMETRICS) },
+            'HTTP GET /metrics': { run: () => service.client.expect(200, 'GET', '/metrics') },
+          },
+          { minMs: 300, chunkMs: 20 },
+        );
+        return Object.fromEntries(Object.entries(perOp).map(([k, us]) => [k, us / 1000]));
+      },
+    );
+    const row = (
+      name: string,
+      body: string,
+      shape: { series: number; families: number },
+      target: boolean,
+    ) => ({
       benchmark: `scrape cost (${name})`,
       compares: `render of /metrics (${name}) with every series populated`,
       a: measured(name, 'ms', samples.get(name)!),
-      ...(target ? { target: { on: 'a' as const, op: '<=' as const, value: 2, text: '≤ 2 ms per scrape' } } : {}),
+      ...(target
+        ? { target: { on: 'a' as const, op: '<=' as const, value: 2, text: '≤ 2 ms per scrape' } }
+        : {}),
       note: `${(Buffer.byteLength(body) / 1024).toFixed(1)} KiB, ${shape.series} series, ${shape.families} metric families${target ? '' : '; diagnostic'}`,
     });
     return {
       rows: [
         row('text format', classic.body, classicShape, true),
         row('OpenMetrics', open.body, openShape, true),
-        { benchmark: 'scrape cost (HTTP)', compares: 'GET /metrics over loopback, text format', a: measured('HTTP GET /metrics', 'ms', samples.get('HTTP GET /metrics')!), note: 'diagnostic; includes the request itself' },
+        {
+          benchmark: 'scrape cost (HTTP)',
+          compares: 'GET /metrics over loopback, text format',
+          a: measured('HTTP GET /metrics', 'ms', samples.get('HTTP GET /metrics')!),
+          note: 'diagnostic; includes the request itself',
+        },
       ],
       extra: {
         requestsToPopulate: requests,
@@ -129,7 +162,9 @@ export const definition: BenchmarkDefinition = {
         openMetrics: { bytes: Buffer.byteLength(open.body), ...openShape },
         seriesByFamily: seriesByFamily(classic.body),
       },
-      notes: [`${requests} requests covered ${routes.size} route templates before timing; renders run one after another in this process.`],
+      notes: [
+        `${requests} requests covered ${routes.size} route templates before timing; renders run one after another in this process.`,
+      ],
     };
   },
 };

@@ -6,7 +6,11 @@
 import path from 'node:path';
 
 import type { OperationInfo, OperationInstrumentation } from '../../src/adapters/contract.js';
-import { SqliteAdapter, type SqliteExecutionMode, type SqlitePoolSettings } from '../../src/adapters/sqlite/index.js';
+import {
+  SqliteAdapter,
+  type SqliteExecutionMode,
+  type SqlitePoolSettings,
+} from '../../src/adapters/sqlite/index.js';
 import { loadConfig, type Config, type Env } from '../../src/config/index.js';
 
 const seconds = (s: number): number => Math.round(s * 1000);

@@ -26,10 +26,19 @@ async function insertAll(adapter: DatabaseAdapter, table: keyof typeof TABLES, r
   return out;
 }
 
-export async function seedStory(adapter: DatabaseAdapter, counts: { authors: number; plots: number }): Promise<Story> {
+export async function seedStory(
+  adapter: DatabaseAdapter,
+  counts: { authors: number; plots: number },
+): Promise<Story> {
   const tag = randomUUID().slice(0, 8);
-  const user = await adapter.insertOne(TABLES.users, { email: `bench-${tag}@example.test`, display_name: `Bench ${tag}` });
-  const session = await adapter.insertOne(TABLES.sessions, { user_id: user.id, title: `Bench session ${tag}` });
+  const user = await adapter.insertOne(TABLES.users, {
+    email: `bench-${tag}@example.test`,
+    display_name: `Bench ${tag}`,
+  });
+  const session = await adapter.insertOne(TABLES.sessions, {
+    user_id: user.id,
+    title: `Bench session ${tag}`,
+  });
   const authors = await insertAll(
     adapter,
     'authors',
@@ -43,7 +52,14 @@ export async function seedStory(adapter: DatabaseAdapter, counts: { authors: num
   const plots = await insertAll(
     adapter,
     'plots',
-    Array.from({ length: counts.plots }, (_, i) => plotRow(String(session.id), authorIds.length > 0 ? authorIds[i % authorIds.length]! : null, `${tag} ${i}`, i)),
+    Array.from({ length: counts.plots }, (_, i) =>
+      plotRow(
+        String(session.id),
+        authorIds.length > 0 ? authorIds[i % authorIds.length]! : null,
+        `${tag} ${i}`,
+        i,
+      ),
+    ),
   );
   return {
     userId: String(user.id),

@@ -58,10 +58,17 @@ export class JsonClient {
   }
 
   /** Like request, but throws unless the status is the expected one. */
-  async expect<T = unknown>(status: number, method: string, pathAndQuery: string, body?: unknown): Promise<T> {
+  async expect<T = unknown>(
+    status: number,
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+  ): Promise<T> {
     const res = await this.request<T>(method, pathAndQuery, body);
     if (res.status !== status) {
-      throw new Error(`${method} ${pathAndQuery}: expected ${status}, got ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+      throw new Error(
+        `${method} ${pathAndQuery}: expected ${status}, got ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`,
+      );
     }
     return res.body;
   }
@@ -86,7 +93,11 @@ export interface InProcessService {
  * fresh database in `dir` and the service defaults overridden by `env`. Logs are discarded.
  * Tracing is not started (that needs a fresh process: see {@link spawnService}).
  */
-export async function startService(dir: string, env: Env = {}, options: Omit<ContainerOptions, 'logger'> = {}): Promise<InProcessService> {
+export async function startService(
+  dir: string,
+  env: Env = {},
+  options: Omit<ContainerOptions, 'logger'> = {},
+): Promise<InProcessService> {
   const config = benchConfig(dir, { HOST: '127.0.0.1', PORT: '0', ...env });
   const logger = createLogger({ level: 'silent', serviceName: config.serviceName });
   const container = createContainer(config, { ...options, logger });
@@ -121,17 +132,27 @@ export interface HttpStory {
 }
 
 /** A user, a session, authors and plots created through the API (batch endpoints). */
-export async function seedOverHttp(client: JsonClient, counts: { authors: number; plots: number }, tag: string): Promise<HttpStory> {
+export async function seedOverHttp(
+  client: JsonClient,
+  counts: { authors: number; plots: number },
+  tag: string,
+): Promise<HttpStory> {
   const user = await client.expect<{ id: string }>(201, 'POST', '/api/users', {
     email: `${tag}@example.test`,
     display_name: `Bench ${tag}`,
   });
-  const session = await client.expect<{ id: string }>(201, 'POST', '/api/sessions', { user_id: user.id, title: `Bench ${tag}` });
+  const session = await client.expect<{ id: string }>(201, 'POST', '/api/sessions', {
+    user_id: user.id,
+    title: `Bench ${tag}`,
+  });
   const authorIds: string[] = [];
   for (let i = 0; i < counts.authors; i += 500) {
     const n = Math.min(500, counts.authors - i);
     const res = await client.expect<{ data: Array<{ id: string }> }>(201, 'POST', '/api/authors/batch', {
-      items: Array.from({ length: n }, (_, k) => ({ session_id: session.id, name: `Author ${tag} ${i + k}` })),
+      items: Array.from({ length: n }, (_, k) => ({
+        session_id: session.id,
+        name: `Author ${tag} ${i + k}`,
+      })),
     });
     authorIds.push(...res.data.map((a) => a.id));
   }
@@ -234,7 +255,12 @@ function runChild(command: string, args: string[], timeoutMs: number): Promise<s
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new Error(`${path.basename(args[0] ?? command)} exited with ${code}: ${Buffer.concat(err).toString('utf8').slice(0, 500)}`));
+      else
+        reject(
+          new Error(
+            `${path.basename(args[0] ?? command)} exited with ${code}: ${Buffer.concat(err).toString('utf8').slice(0, 500)}`,
+          ),
+        );
     });
   });
 }
@@ -288,7 +314,8 @@ export async function spawnService(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${lines.join('').slice(-1000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`service exited with ${child.exitCode}: ${lines.join('').slice(-1000)}`);
     try {
       const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

@@ -94,7 +94,10 @@ export function parseMix(text: string): Mix {
     batches: 'batch',
     writes: 'batch',
   };
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const [name, value] = part.split('=');
     const kind = alias[(name ?? '').trim().toLowerCase()];
     const weight = Number(value);
@@ -166,15 +169,24 @@ export class LoadGenerator {
 
   async #created<T>(path: string, body: unknown): Promise<T> {
     const res = await this.#call('POST', path, body);
-    if (res.status !== 201) throw new Error(`seeding: POST ${path} answered ${res.status}: ${JSON.stringify(res.json).slice(0, 300)}`);
+    if (res.status !== 201)
+      throw new Error(
+        `seeding: POST ${path} answered ${res.status}: ${JSON.stringify(res.json).slice(0, 300)}`,
+      );
     return res.json as T;
   }
 
   /** A user, a session, 20 authors and `seedPlots` plots, through the API. */
   async seed(): Promise<Seed> {
     const tag = `load${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
-    const user = await this.#created<{ id: string }>('/api/users', { email: `${tag}@example.test`, display_name: `Load ${tag}` });
-    const session = await this.#created<{ id: string }>('/api/sessions', { user_id: user.id, title: `Load test ${tag}` });
+    const user = await this.#created<{ id: string }>('/api/users', {
+      email: `${tag}@example.test`,
+      display_name: `Load ${tag}`,
+    });
+    const session = await this.#created<{ id: string }>('/api/sessions', {
+      user_id: user.id,
+      title: `Load test ${tag}`,
+    });
     const authors = await this.#created<{ data: Array<{ id: string }> }>('/api/authors/batch', {
       items: Array.from({ length: 20 }, (_, i) => ({ session_id: session.id, name: `Author ${tag} ${i}` })),
     });
@@ -183,7 +195,9 @@ export class LoadGenerator {
     for (let i = 0; i < this.#options.seedPlots; i += 500) {
       const n = Math.min(500, this.#options.seedPlots - i);
       const plots = await this.#created<{ data: Array<{ id: string }> }>('/api/plots/batch', {
-        items: Array.from({ length: n }, (_, k) => this.#plot(session.id, authorIds[(i + k) % authorIds.length]!, i + k)),
+        items: Array.from({ length: n }, (_, k) =>
+          this.#plot(session.id, authorIds[(i + k) % authorIds.length]!, i + k),
+        ),
       });
       plotIds.push(...plots.data.map((p) => p.id));
     }
@@ -220,11 +234,16 @@ export class LoadGenerator {
       }
       case 'search': {
         const word = WORDS[n % WORDS.length]!;
-        return this.#call('GET', `/api/plots?session_id=eq.${seed.sessionId}&q=${encodeURIComponent(word)}&include=author&limit=20&offset=${(n % 5) * 20}`);
+        return this.#call(
+          'GET',
+          `/api/plots?session_id=eq.${seed.sessionId}&q=${encodeURIComponent(word)}&include=author&limit=20&offset=${(n % 5) * 20}`,
+        );
       }
       case 'batch':
         return this.#call('POST', '/api/plots/batch', {
-          items: Array.from({ length: this.#options.batchSize }, (_, i) => this.#plot(seed.sessionId, seed.authorIds[i % seed.authorIds.length]!, n * 1000 + i)),
+          items: Array.from({ length: this.#options.batchSize }, (_, i) =>
+            this.#plot(seed.sessionId, seed.authorIds[i % seed.authorIds.length]!, n * 1000 + i),
+          ),
         });
     }
   }
@@ -322,10 +341,26 @@ export class LoadGenerator {
       all.push(...lat);
       const byStatus = Object.fromEntries(this.#statuses.get(kind)!);
       for (const [s, n] of Object.entries(byStatus)) allStatus[s] = (allStatus[s] ?? 0) + n;
-      kinds.push({ kind, count: lat.length, byStatus, p50Ms: pct(lat, 50), p95Ms: pct(lat, 95), p99Ms: pct(lat, 99), maxMs: lat[lat.length - 1] ?? Number.NaN });
+      kinds.push({
+        kind,
+        count: lat.length,
+        byStatus,
+        p50Ms: pct(lat, 50),
+        p95Ms: pct(lat, 95),
+        p99Ms: pct(lat, 99),
+        maxMs: lat[lat.length - 1] ?? Number.NaN,
+      });
     }
     all.sort((a, b) => a - b);
-    kinds.push({ kind: 'all', count: all.length, byStatus: allStatus, p50Ms: pct(all, 50), p95Ms: pct(all, 95), p99Ms: pct(all, 99), maxMs: all[all.length - 1] ?? Number.NaN });
+    kinds.push({
+      kind: 'all',
+      count: all.length,
+      byStatus: allStatus,
+      p50Ms: pct(all, 50),
+      p95Ms: pct(all, 95),
+      p99Ms: pct(all, 99),
+      maxMs: all[all.length - 1] ?? Number.NaN,
+    });
     return {
       target: this.#origin,
       durationS,
@@ -349,22 +384,44 @@ function assertOptions(o: LoadOptions): void {
   } catch {
     problems.push(`--target ${JSON.stringify(o.target)} is not a URL`);
   }
-  if (url !== null && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push('--target must be http(s)');
-  if (!(o.durationS > 0 && o.durationS <= MAX_DURATION_S)) problems.push(`--duration must be > 0 and <= ${MAX_DURATION_S} s`);
+  if (url !== null && url.protocol !== 'http:' && url.protocol !== 'https:')
+    problems.push('--target must be http(s)');
+  if (!(o.durationS > 0 && o.durationS <= MAX_DURATION_S))
+    problems.push(`--duration must be > 0 and <= ${MAX_DURATION_S} s`);
   if (!(o.rate > 0 && o.rate <= MAX_RATE)) problems.push(`--rate must be > 0 and <= ${MAX_RATE}`);
-  if (!(Number.isInteger(o.maxInFlight) && o.maxInFlight >= 1 && o.maxInFlight <= MAX_IN_FLIGHT)) problems.push(`--max-in-flight must be 1..${MAX_IN_FLIGHT}`);
-  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1 && o.batchSize <= 5000)) problems.push('--batch-size must be 1..5000');
-  if (!(Number.isInteger(o.seedPlots) && o.seedPlots >= 1 && o.seedPlots <= 100_000)) problems.push('--seed-plots must be 1..100000');
+  if (!(Number.isInteger(o.maxInFlight) && o.maxInFlight >= 1 && o.maxInFlight <= MAX_IN_FLIGHT))
+    problems.push(`--max-in-flight must be 1..${MAX_IN_FLIGHT}`);
+  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1 && o.batchSize <= 5000))
+    problems.push('--batch-size must be 1..5000');
+  if (!(Number.isInteger(o.seedPlots) && o.seedPlots >= 1 && o.seedPlots <= 100_000))
+    problems.push('--seed-plots must be 1..100000');
   if (problems.length > 0) throw new Error(problems.join('; '));
 }
 
 /** The summary as a plain-text table: one row per kind and a total. */
 export function summaryTable(summary: LoadSummary): string {
   const statuses = [...new Set(summary.kinds.flatMap((k) => Object.keys(k.byStatus)))].sort();
-  const header = ['kind', 'count', ...statuses.map((s) => (s === 'error' ? 'no answer' : s)), 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  const header = [
+    'kind',
+    'count',
+    ...statuses.map((s) => (s === 'error' ? 'no answer' : s)),
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+  ];
   const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : 1) : '-');
-  const rows = summary.kinds.map((k) => [k.kind, String(k.count), ...statuses.map((s) => String(k.byStatus[s] ?? 0)), f(k.p50Ms), f(k.p95Ms), f(k.p99Ms), f(k.maxMs)]);
+  const rows = summary.kinds.map((k) => [
+    k.kind,
+    String(k.count),
+    ...statuses.map((s) => String(k.byStatus[s] ?? 0)),
+    f(k.p50Ms),
+    f(k.p95Ms),
+    f(k.p99Ms),
+    f(k.maxMs),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }

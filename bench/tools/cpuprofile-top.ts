@@ -71,7 +71,9 @@ function cli(): void {
   });
   const file = positionals[0];
   if (file === undefined) {
-    console.error('usage: node dist/bench/tools/cpuprofile-top.js <file.cpuprofile> [--top 25] [--filter text]');
+    console.error(
+      'usage: node dist/bench/tools/cpuprofile-top.js <file.cpuprofile> [--top 25] [--filter text]',
+    );
     process.exit(2);
   }
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
@@ -80,7 +82,9 @@ function cli(): void {
   const top = entries.slice(0, Number(values.top));
   console.log(`${'self ms'.padStart(9)} ${'self %'.padStart(7)} ${'total ms'.padStart(9)}  function`);
   for (const e of top) {
-    console.log(`${e.selfMs.toFixed(1).padStart(9)} ${e.selfPct.toFixed(1).padStart(7)} ${e.totalMs.toFixed(1).padStart(9)}  ${e.name}`);
+    console.log(
+      `${e.selfMs.toFixed(1).padStart(9)} ${e.selfPct.toFixed(1).padStart(7)} ${e.totalMs.toFixed(1).padStart(9)}  ${e.name}`,
+    );
   }
 }
 

@@ -33,7 +33,9 @@ async function run(): Promise<void> {
   let ops = 0;
   if (scenario === 'batch' || scenario === 'single') {
     for (let r = 0; r < n; r++) {
-      const items = Array.from({ length: 1000 }, (_, i) => plotRow(story.sessionId, story.authorIds[i % 20]!, `${r}-${i}`, i));
+      const items = Array.from({ length: 1000 }, (_, i) =>
+        plotRow(story.sessionId, story.authorIds[i % 20]!, `${r}-${i}`, i),
+      );
       if (scenario === 'batch') await client.expect(201, 'POST', '/api/plots/batch', { items });
       else for (const item of items) await client.expect(201, 'POST', '/api/plots', item);
       ops++;

@@ -43,7 +43,9 @@ async function run(): Promise<void> {
     const story = await seedOverHttp(client, { authors: 10, plots: 100 }, `prof${Date.now().toString(36)}`);
     const url = `${service.url}${route.replace(':id', story.plotIds[3]!).replace(':session', story.sessionId)}`;
     const result = await cannon({ url, connections: 10, seconds });
-    console.log(`${route}: ${result.requestsPerSec.toFixed(0)} req/s, p99 ${result.latencyP99Ms} ms, non-2xx ${result.non2xx}`);
+    console.log(
+      `${route}: ${result.requestsPerSec.toFixed(0)} req/s, p99 ${result.latencyP99Ms} ms, non-2xx ${result.non2xx}`,
+    );
   } finally {
     await client.close();
     await service.stop();
@@ -51,13 +53,20 @@ async function run(): Promise<void> {
     console.log(`OTLP sink: ${sink.stats.requests} requests, ${sink.stats.bytes} bytes`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const files = fs.readdirSync(outDir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = fs
+    .readdirSync(outDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   const mainFile = files.find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
   console.log(`profiles: ${outDir} (${files.length} threads); main thread: ${mainFile}`);
   if (mainFile === undefined) return;
-  const top = topFunctions(JSON.parse(fs.readFileSync(path.join(outDir, mainFile), 'utf8')) as Parameters<typeof topFunctions>[0]);
+  const top = topFunctions(
+    JSON.parse(fs.readFileSync(path.join(outDir, mainFile), 'utf8')) as Parameters<typeof topFunctions>[0],
+  );
   for (const e of top.slice(0, 40)) {
-    console.log(`${e.selfMs.toFixed(1).padStart(9)} ${e.selfPct.toFixed(1).padStart(6)}% ${e.totalMs.toFixed(1).padStart(9)}  ${e.name}`);
+    console.log(
+      `${e.selfMs.toFixed(1).padStart(9)} ${e.selfPct.toFixed(1).padStart(6)}% ${e.totalMs.toFixed(1).padStart(9)}  ${e.name}`,
+    );
   }
 }
 
