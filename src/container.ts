@@ -104,8 +104,8 @@ export interface AdapterWiring {
 
 const seconds = (s: number): number => Math.round(s * 1000);
 
-/** The pool settings of the config, in the pool's units. */
-function poolOptionsOf(config: Config): SqliteAdapterOptions['pool'] {
+/** The pool settings of the config, in the pool's units (also used by benchmarks and test seams). */
+export function poolOptionsOf(config: Config): SqliteAdapterOptions['pool'] {
   const pool = config.pool;
   return {
     acquireTimeoutMs: seconds(pool.connectionTimeoutSeconds),

@@ -12,22 +12,11 @@ import {
   type SqlitePoolSettings,
 } from '../../src/adapters/sqlite/index.js';
 import { loadConfig, type Config, type Env } from '../../src/config/index.js';
+import { poolOptionsOf } from '../../src/container.js';
 
-const seconds = (s: number): number => Math.round(s * 1000);
-
-/** The pool options the container derives from a Config (same formulas as createAdapter). */
+/** The pool options the container derives from a Config. */
 export function poolSettings(config: Config): SqlitePoolSettings {
-  const pool = config.pool;
-  return {
-    acquireTimeoutMs: seconds(pool.connectionTimeoutSeconds),
-    maxWaitingClients: pool.maxWaitingRequests,
-    idleTimeoutMs: seconds(pool.maxIdleTimeSeconds),
-    maxLifetimeMs: seconds(pool.maxLifetimeSeconds),
-    leakThresholdMs: seconds(pool.leakThresholdSeconds),
-    healthCheckIntervalMs: seconds(pool.healthCheckIntervalSeconds),
-    shutdownGraceMs: seconds(config.shutdownGraceSeconds),
-    createTimeoutMs: seconds(Math.max(pool.connectionTimeoutSeconds, 5)),
-  };
+  return poolOptionsOf(config);
 }
 
 /**

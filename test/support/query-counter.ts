@@ -6,7 +6,7 @@
 import type { DatabaseAdapter, OperationInfo, OperationInstrumentation } from '../../src/adapters/contract.js';
 import { SqliteAdapter } from '../../src/adapters/sqlite/index.js';
 import type { Config } from '../../src/config/index.js';
-import { createAdapter, type AdapterWiring } from '../../src/container.js';
+import { createAdapter, sqliteAdapterOptions, type AdapterWiring } from '../../src/container.js';
 
 export class QueryCounter {
   readonly operations: OperationInfo[] = [];
@@ -54,28 +54,8 @@ export class QueryCounter {
    * instrumentation.
    */
   sqliteAdapter(): (config: Config, wiring: AdapterWiring) => DatabaseAdapter {
-    return (config, wiring) => {
-      const pool = config.pool;
-      const ms = (seconds: number): number => Math.round(seconds * 1000);
-      return new SqliteAdapter({
-        path: config.sqlite.path,
-        mode: config.sqlite.executionMode,
-        readers: { min: pool.minConnections, max: pool.maxConnections },
-        pool: {
-          acquireTimeoutMs: ms(pool.connectionTimeoutSeconds),
-          maxWaitingClients: pool.maxWaitingRequests,
-          idleTimeoutMs: ms(pool.maxIdleTimeSeconds),
-          maxLifetimeMs: ms(pool.maxLifetimeSeconds),
-          leakThresholdMs: ms(pool.leakThresholdSeconds),
-          healthCheckIntervalMs: ms(pool.healthCheckIntervalSeconds),
-          shutdownGraceMs: ms(config.shutdownGraceSeconds),
-          createTimeoutMs: ms(Math.max(pool.connectionTimeoutSeconds, 5)),
-        },
-        busyTimeoutMs: config.sqlite.busyTimeoutMs,
-        instrumentation: this.wrap(wiring.instrumentation),
-        observer: wiring.observer,
-      });
-    };
+    return (config, wiring) =>
+      new SqliteAdapter(sqliteAdapterOptions(config, { ...wiring, instrumentation: this.wrap(wiring.instrumentation) }));
   }
 
   /**
