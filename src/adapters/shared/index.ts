@@ -3,6 +3,7 @@
  * column type, row preparation for insert/update, search validation, chunking, migration files.
  */
 export { IN_LIST_CHUNK_SIZE, chunk, paddedLength, uniqueValues } from './chunk.js';
+export { AdapterLifecycle } from './lifecycle.js';
 export {
   MigrationError,
   loadMigrationFiles,

@@ -38,6 +38,7 @@ import {
   type SearchResult,
 } from '../contract.js';
 import { IN_LIST_CHUNK_SIZE, chunk, uniqueValues } from '../shared/chunk.js';
+import { AdapterLifecycle } from '../shared/lifecycle.js';
 import { loadMigrationFiles } from '../shared/migration-files.js';
 import { validateFilters, validateLookupColumn, validateSearch } from '../shared/query.js';
 import { columnSetKey, normalizeId, prepareInsertRow, prepareUpdateChanges } from '../shared/rows.js';
@@ -90,7 +91,6 @@ export interface SqliteAdapterOptions {
   readonly openConnection?: (mode: SqliteExecutionMode, options: EngineOptions) => Promise<SqliteConnection>;
 }
 
-type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 /** The health probe's statement. */
 const HEALTH_SQL = 'SELECT 1 AS ok';
@@ -133,9 +133,7 @@ export class SqliteAdapter implements DatabaseAdapter {
   readonly #writer: ObservedPool<SqliteConnection>;
   /** The last create failure per pool, already mapped: start() reports it instead of a generic pool error. */
   readonly #createErrors = new Map<'reader' | 'writer', Error>();
-  #state: State = 'new';
-  #starting: Promise<void> | null = null;
-  #stopping: Promise<void> | null = null;
+  readonly #lifecycle = new AdapterLifecycle('SQLite');
   #readersStarted = false;
   #writerStarted = false;
   #applied: AppliedMigration[] = [];
@@ -240,21 +238,10 @@ export class SqliteAdapter implements DatabaseAdapter {
    * after stop() it fails with DB_POOL_CLOSED (create a new adapter).
    */
   start(): Promise<void> {
-    if (this.#state === 'stopping' || this.#state === 'stopped') {
-      return Promise.reject(
-        new DatabaseError('DB_POOL_CLOSED', 'The SQLite adapter has been stopped; create a new one.'),
-      );
-    }
-    this.#starting ??= this.#start().catch((err: unknown) => {
-      if (this.#state === 'starting') this.#state = 'new';
-      this.#starting = null;
-      throw err;
-    });
-    return this.#starting;
+    return this.#lifecycle.start(() => this.#start());
   }
 
   async #start(): Promise<void> {
-    this.#state = 'starting';
     const dir = path.dirname(this.#path);
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       throw new DatabaseError(
@@ -274,8 +261,6 @@ export class SqliteAdapter implements DatabaseAdapter {
       });
     this.#readersStarted = true;
     await this.#startPool(this.#readers, 'reader');
-    // A stop() that began meanwhile wins.
-    if (this.#state === 'starting') this.#state = 'started';
   }
 
   async #startPool(pool: ObservedPool<SqliteConnection>, role: 'reader' | 'writer'): Promise<void> {
@@ -290,28 +275,20 @@ export class SqliteAdapter implements DatabaseAdapter {
 
   /** Stops the readers, then the writer (which checkpoints and truncates the WAL). Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
+    return this.#lifecycle.stop(() => this.#stop());
   }
 
   async #stop(): Promise<void> {
-    this.#state = 'stopping';
     const errors: unknown[] = [];
     // Readers first: the writer's checkpoint cannot pass a reader's snapshot, and the last
     // connection to close is the one that removes the WAL file.
     if (this.#readersStarted) await this.#readers.stop().catch((e: unknown) => errors.push(e));
     if (this.#writerStarted) await this.#writer.stop().catch((e: unknown) => errors.push(e));
-    this.#state = 'stopped';
     if (errors.length > 0) throw errors[0];
   }
 
   #assertStarted(): void {
-    if (this.#state !== 'started') {
-      throw new DatabaseError(
-        this.#state === 'stopping' || this.#state === 'stopped' ? 'DB_POOL_CLOSED' : 'DB_UNAVAILABLE',
-        `The SQLite adapter is ${this.#state === 'new' || this.#state === 'starting' ? 'not started yet' : 'stopped'}.`,
-      );
-    }
+    this.#lifecycle.assertStarted();
   }
 
   /** One instrumented operation on one pooled connection; driver errors mapped on the way out. */

@@ -71,6 +71,7 @@ import {
   type SearchResult,
 } from '../contract.js';
 import { uniqueValues } from '../shared/chunk.js';
+import { AdapterLifecycle } from '../shared/lifecycle.js';
 import {
   validateFilters,
   validateLookupColumn,
@@ -164,7 +165,6 @@ export interface SupabaseAdapterOptions {
   readonly circuit?: Omit<CircuitBreakerOptions, 'now'>;
 }
 
-type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 /** The postgrest-js filter-builder members the adapter calls (structurally; see connection.ts). */
 interface Query extends RequestBuilder {
@@ -297,9 +297,7 @@ export class SupabaseAdapter implements DatabaseAdapter {
   /** The last create failure, already mapped: start() reports it instead of a generic pool error. */
   #createError: AppError | null = null;
   readonly #breaker: CircuitBreaker;
-  #state: State = 'new';
-  #starting: Promise<void> | null = null;
-  #stopping: Promise<void> | null = null;
+  readonly #lifecycle = new AdapterLifecycle('Supabase');
 
   constructor(options: SupabaseAdapterOptions) {
     assertOptions(options);
@@ -394,21 +392,10 @@ export class SupabaseAdapter implements DatabaseAdapter {
    * or started; may be retried after a failure; after stop() it fails with DB_POOL_CLOSED.
    */
   start(): Promise<void> {
-    if (this.#state === 'stopping' || this.#state === 'stopped') {
-      return Promise.reject(
-        new DatabaseError('DB_POOL_CLOSED', 'The Supabase adapter has been stopped; create a new one.'),
-      );
-    }
-    this.#starting ??= this.#start().catch((err: unknown) => {
-      if (this.#state === 'starting') this.#state = 'new';
-      this.#starting = null;
-      throw err;
-    });
-    return this.#starting;
+    return this.#lifecycle.start(() => this.#start());
   }
 
   async #start(): Promise<void> {
-    this.#state = 'starting';
     this.#createError = null;
     try {
       await this.#pool.start();
@@ -418,30 +405,15 @@ export class SupabaseAdapter implements DatabaseAdapter {
         this.#createError ?? mapSupabaseError(err, { operation: 'connection probe', origin: this.#origin })
       );
     }
-    // A stop() that began meanwhile wins.
-    if (this.#state === 'starting') this.#state = 'started';
   }
 
   /** Drains and closes the pool (each connection's agent and socket). Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#state = 'stopping';
-      try {
-        await this.#pool.stop();
-      } finally {
-        this.#state = 'stopped';
-      }
-    })();
-    return this.#stopping;
+    return this.#lifecycle.stop(() => this.#pool.stop().then(() => undefined));
   }
 
   #assertStarted(): void {
-    if (this.#state !== 'started') {
-      throw new DatabaseError(
-        this.#state === 'stopping' || this.#state === 'stopped' ? 'DB_POOL_CLOSED' : 'DB_UNAVAILABLE',
-        `The Supabase adapter is ${this.#state === 'new' || this.#state === 'starting' ? 'not started yet' : 'stopped'}.`,
-      );
-    }
+    this.#lifecycle.assertStarted();
   }
 
   // ---- requests --------------------------------------------------------------------------
